@@ -1,0 +1,145 @@
+"""Files dpsql writes under target/: compiled SQL and manifest.json (shape in docs/manifest.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dpsql import __version__
+from dpsql.config import ColumnSpec, InputSpec, OutputSpec
+from dpsql.engine import RunResult
+from dpsql.project import CompiledModel, CompiledProject, Product
+
+MANIFEST_VERSION = 1
+
+
+def target_dir(compiled: CompiledProject) -> Path:
+    return compiled.project.root / "target"
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, default=str)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def write_compiled(compiled: CompiledProject) -> Path:
+    """target/compiled/<product>/<model>.sql for every compiled model; returns the folder."""
+    out = target_dir(compiled) / "compiled"
+    for model in compiled.models.values():
+        path = out / model.product / f"{model.name}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = model.sql.rstrip() + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return out
+
+
+def manifest(compiled: CompiledProject) -> dict[str, Any]:
+    project = compiled.project
+    root = project.root
+    return {
+        "metadata": {
+            "manifest_version": MANIFEST_VERSION,
+            "dpsql_version": __version__,
+            "workspace": project.config.name,
+            "warehouse": _rel(project.config.warehouse, root),
+        },
+        "products": {p.name: _product(p, root) for p in project.products},
+        "models": {mid: _model(compiled.models[mid], root) for mid in compiled.order
+                   if mid in compiled.models},
+    }
+
+
+def write_manifest(compiled: CompiledProject) -> Path:
+    path = target_dir(compiled) / "manifest.json"
+    write_json(path, manifest(compiled))
+    return path
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _columns(columns: tuple[ColumnSpec, ...] | None) -> list[dict[str, Any]] | None:
+    if columns is None:
+        return None
+    return [{"name": c.name, "type": c.type, "description": c.description,
+             "tests": list(c.tests)} for c in columns]
+
+
+def _input(spec: InputSpec, product: Product, root: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": spec.name, "kind": spec.kind,
+                           "relation": str(product.relation_of_input(spec))}
+    if spec.kind == "file" and spec.file:
+        out.update(file=_rel(spec.file, root), format=spec.file_format)
+    elif spec.kind == "table":
+        out["table"] = spec.table
+    else:
+        out.update(product=spec.product, port=spec.port,
+                   version=str(spec.version) if spec.version else None)
+    if spec.columns:
+        out["columns"] = _columns(spec.columns)
+    return out
+
+
+def _output(spec: OutputSpec, product: Product) -> dict[str, Any]:
+    return {"name": spec.name, "model": f"{product.name}.{spec.model}",
+            "relation": f"{product.name}.{spec.name}", "description": spec.description,
+            "columns": _columns(spec.columns)}
+
+
+def _product(product: Product, root: Path) -> dict[str, Any]:
+    spec = product.spec
+    return {
+        "name": spec.name,
+        "domain": spec.domain,
+        "owner": spec.owner,
+        "version": str(spec.version),
+        "description": spec.description,
+        "tags": list(spec.tags),
+        "path": _rel(spec.path, root),
+        "inputs": [_input(i, product, root) for i in spec.inputs],
+        "outputs": [_output(o, product) for o in spec.outputs],
+        "models": [f"{product.name}.{m.name}" for m in product.models],
+    }
+
+
+def _model(model: CompiledModel, root: Path) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "product": model.product,
+        "name": model.name,
+        "path": _rel(model.source.path, root),
+        "compiled_path": f"target/compiled/{model.product}/{model.name}.sql",
+        "relation": str(model.relation),
+        "materialized": model.config.materialized,
+        "tags": list(model.config.tags),
+        "port": model.port,
+        "depends_on": {"models": list(model.depends_on), "inputs": list(model.inputs)},
+        "columns": [c.to_dict() for c in model.columns] if model.columns is not None else None,
+    }
+
+
+def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:
+    """target/run_results.json: each model's status, time and row count."""
+    path = target_dir(compiled) / "run_results.json"
+    write_json(path, {
+        "metadata": {"dpsql_version": __version__, "elapsed_seconds": round(run.seconds, 4)},
+        "results": [
+            {"id": r.id, "status": r.status, "seconds": round(r.seconds, 4), "rows": r.rows,
+             "relation": r.relation, "materialized": r.materialized, "message": r.message}
+            for r in run.results
+        ],
+    })
+    return path

@@ -1,0 +1,256 @@
+"""The `dpsql` command line: thin commands over the library, one error handler.
+
+Exit status: 0 success, 1 a problem in the user's project, 2 a usage error.
+Heavy modules (sqlglot, duckdb, jinja2) are imported inside commands, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from dpsql import __version__
+
+if TYPE_CHECKING:
+    from dpsql.console import Console
+    from dpsql.project import CompiledProject
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_dir_option(func: F) -> F:
+    return click.option(
+        "-p", "--project-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+        show_default=True, help="The workspace folder (the one holding dpsql.yml).",
+    )(func)
+
+
+def selection_options(func: F) -> F:
+    func = click.option("-s", "--select", "select", multiple=True, metavar="SELECTOR",
+                        help="Models to include: a product, product.model, +x / x+ for "
+                             "ancestors / descendants, domain:NAME, tag:NAME. Repeatable; "
+                             "space-separated selectors are unioned, comma-joined ones "
+                             "intersected.")(func)
+    return click.option("-x", "--exclude", "exclude", multiple=True, metavar="SELECTOR",
+                        help="Models to leave out, in the same syntax as --select.")(func)
+
+
+def handle_errors(func: F) -> F:
+    """Turn a DpsqlError into its diagnostics on stderr and exit status 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from dpsql.console import Console
+        from dpsql.errors import DpsqlError
+
+        try:
+            return func(*args, **kwargs)
+        except DpsqlError as exc:
+            console = Console(Path.cwd())
+            console.diagnostics(exc.diagnostics)
+            console.problem_summary(exc.diagnostics)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dpsql")
+@click.option("-v", "--verbose", is_flag=True, help="Log what dpsql does, step by step.")
+def main(verbose: bool) -> None:
+    """dpsql compiles data products: folders of Jinja-templated SQL models with declared input
+    and output ports. It parses every model with sqlglot, checks that products fit together,
+    traces lineage across them, and builds the results into one DuckDB file.
+
+    \b
+    Start with:  dpsql init shop && dpsql build -p shop && dpsql ls -p shop
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
+    """Load and compile; print warnings; raise on errors (nothing is written then)."""
+    from dpsql.artifacts import write_compiled, write_manifest
+    from dpsql.compiler import compile_project
+    from dpsql.errors import DpsqlError
+    from dpsql.loader import load_project
+
+    project = load_project(project_dir)
+    compiled = compile_project(project)
+    if compiled.errors:
+        raise DpsqlError(compiled.diagnostics)
+    warnings = [d for d in compiled.diagnostics if not d.is_error]
+    if warnings:
+        console.diagnostics(warnings)
+    if write:
+        write_compiled(compiled)
+        write_manifest(compiled)
+    return compiled
+
+
+def _plan(compiled: CompiledProject, select: tuple[str, ...], exclude: tuple[str, ...]) -> Any:
+    from dpsql.plan import SelectionError
+    from dpsql.plan import select as select_models
+
+    try:
+        return select_models(compiled, select, exclude)
+    except SelectionError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--select' / '--exclude'") from None
+
+
+@main.command()
+@project_dir_option
+@handle_errors
+def compile(project_dir: Path) -> None:
+    """Render, parse and resolve every model; write target/compiled/ and target/manifest.json.
+
+    Nothing is read from or written to the warehouse.
+    """
+    from dpsql.console import Console
+
+    console = Console(Path.cwd())
+    compiled = _compile(project_dir, console)
+    console.print(f"Compiled {len(compiled.models)} models in {len(compiled.project.products)} "
+                  f"products into {compiled.project.root / 'target'}")
+
+
+@main.command()
+@project_dir_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json prints every diagnostic as one JSON document.")
+@handle_errors
+def check(project_dir: Path, fmt: str) -> None:
+    """Check the whole workspace statically and report every problem at once.
+
+    Needs no warehouse and never creates or changes one. Exit status 1 on any error.
+    """
+    import json
+
+    from dpsql.compiler import compile_project
+    from dpsql.console import Console
+    from dpsql.errors import DpsqlError
+    from dpsql.loader import load_project
+
+    console = Console(Path.cwd())
+    try:
+        compiled = compile_project(load_project(project_dir))
+        diagnostics = list(compiled.diagnostics)
+    except DpsqlError as exc:
+        diagnostics = list(exc.diagnostics)
+    errors = [d for d in diagnostics if d.is_error]
+    if fmt == "json":
+        click.echo(json.dumps({"ok": not errors,
+                               "diagnostics": [d.to_dict(Path.cwd()) for d in diagnostics]},
+                              indent=2))
+    else:
+        console.diagnostics(diagnostics)
+        if diagnostics:
+            console.problem_summary(diagnostics)
+        else:
+            console.print("All checks passed.", style="bold green")
+    if errors:
+        sys.exit(1)
+
+
+@main.command()
+@project_dir_option
+@selection_options
+@handle_errors
+def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+    """Compile, then materialize the selected models into the warehouse in dependency order.
+
+    Output ports go to schema <product>, internal models to <product>_internal. A model that
+    fails keeps its previous content; its downstream models are skipped, the others still
+    build, and the exit status is 1.
+    """
+    from dpsql.artifacts import write_run_results
+    from dpsql.console import Console
+    from dpsql.engine import run
+
+    console = Console(Path.cwd())
+    compiled = _compile(project_dir, console)
+    plan = _plan(compiled, select, exclude)
+    if not plan.models:
+        console.print("Nothing selected to build.")
+        return
+    result = run(compiled, plan, console.model_result)
+    write_run_results(compiled, result)
+    console.run_summary(result)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command(name="ls")
+@project_dir_option
+@click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
+@handle_errors
+def ls(project_dir: Path, columns: bool) -> None:
+    """List the data products with their domain, owner, version and ports."""
+    from dpsql.console import Console
+    from dpsql.loader import load_project
+
+    console = Console(Path.cwd())
+    project = load_project(project_dir)
+    rows = []
+    for product in sorted(project.products, key=lambda p: (p.spec.domain, p.name)):
+        spec = product.spec
+        inputs = ", ".join(
+            f"{i.product}.{i.port}" if i.kind == "product" else f"{i.name} ({i.kind})"
+            for i in spec.inputs)
+        ports = ", ".join(f"{spec.name}.{o.name}" for o in spec.outputs)
+        rows.append([spec.domain, spec.name, str(spec.version), spec.owner, ports, inputs])
+    console.table(f"Data products in {project.config.name}",
+                  ["domain", "product", "version", "owner", "output ports", "inputs"], rows)
+    if columns:
+        for product in project.products:
+            for port in product.spec.outputs:
+                cols = port.columns or ()
+                console.print(f"{product.name}.{port.name}: " + (
+                    ", ".join(f"{c.name} {c.type}" for c in cols) if cols else "(no contract)"))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def init(directory: Path) -> None:
+    """Write a small working workspace into DIRECTORY (two products, one CSV file)."""
+    from dpsql.console import Console
+    from dpsql.scaffold import write_scaffold
+
+    console = Console(Path.cwd())
+    written = write_scaffold(directory)
+    console.print(f"Wrote {len(written)} files into {directory}. Next:")
+    console.print(f"  dpsql build -p {directory}")
+    console.print(f"  dpsql ls -p {directory}")
+
+
+@main.command()
+@project_dir_option
+@click.argument("sql")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows to print at most.")
+@handle_errors
+def query(project_dir: Path, sql: str, limit: int) -> None:
+    """Run a read-only SQL query on the warehouse and print the rows.
+
+    Example: dpsql query -p shop "from revenue.monthly_revenue"
+    """
+    from dpsql.config import load_workspace
+    from dpsql.console import Console
+    from dpsql.engine import read_query
+
+    console = Console(Path.cwd())
+    config = load_workspace(project_dir)
+    columns, rows, total = read_query(config.warehouse, sql, limit)
+    console.table("", columns, rows)
+    if total > len(rows):
+        console.print(f"({len(rows)} of {total} rows shown; use --limit to see more)")

@@ -1,0 +1,121 @@
+"""Errors and diagnostics: every user-facing problem has a code, a location and a hint."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a user's file. Lines and columns start at 1; 0 means unknown."""
+
+    path: Path
+    line: int = 0
+    col: int = 0
+
+    def render(self, base: Path | None = None) -> str:
+        path = self.path
+        if base is not None:
+            with contextlib.suppress(ValueError):
+                path = path.resolve().relative_to(base.resolve())
+        text = str(path)
+        if self.line:
+            text += f":{self.line}"
+            if self.col:
+                text += f":{self.col}"
+        return text
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about a user's project: what, where, and how to fix it."""
+
+    code: str
+    message: str
+    location: Location | None = None
+    hint: str | None = None
+    severity: Severity = Severity.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def to_dict(self, base: Path | None = None) -> dict[str, object]:
+        loc = self.location
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "path": loc.render(base).split(":")[0] if loc else None,
+            "line": loc.line if loc else None,
+            "col": loc.col if loc else None,
+            "hint": self.hint,
+        }
+
+
+class DpsqlError(Exception):
+    """The root of every error caused by the user's project; carries one or more diagnostics."""
+
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic]):
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = [diagnostics]
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        super().__init__("; ".join(d.message for d in self.diagnostics))
+
+
+def error(
+    code: str, message: str, location: Location | None = None, hint: str | None = None
+) -> Diagnostic:
+    return Diagnostic(code, message, location, hint, Severity.ERROR)
+
+
+def warning(
+    code: str, message: str, location: Location | None = None, hint: str | None = None
+) -> Diagnostic:
+    return Diagnostic(code, message, location, hint, Severity.WARNING)
+
+
+def raise_if_errors(diagnostics: Iterable[Diagnostic]) -> None:
+    found = [d for d in diagnostics if d.is_error]
+    if found:
+        raise DpsqlError(found)
+
+
+# The catalogue of codes. Documented in docs/diagnostics.md; a test keeps the two in step.
+CODES: dict[str, str] = {
+    "DP001": "YAML file cannot be parsed",
+    "DP002": "unknown key in a YAML file",
+    "DP003": "missing or invalid value in a YAML file",
+    "DP004": "duplicate product name",
+    "DP005": "duplicate model or input name in a product",
+    "DP006": "workspace file dpsql.yml not found",
+    "DP007": "file input not found",
+    "DP008": "output port refers to a missing model",
+    "DP101": "Jinja syntax error",
+    "DP102": "undefined name or error while rendering a template",
+    "DP103": "ref() to an unknown model or port",
+    "DP104": "input() of an undeclared input",
+    "DP105": "var() or env_var() not set",
+    "DP106": "invalid config() call",
+    "DP201": "SQL syntax error",
+    "DP202": "model is not a single SELECT",
+    "DP203": "relation is neither a model of the product nor a declared input",
+    "DP204": "reads another product's internal relation",
+    "DP205": "reads another product's port without declaring it as an input",
+    "DP206": "cycle between models",
+    "DP207": "cycle between products",
+    "DP208": "model does not bind: DuckDB rejects it against its upstream schemas",
+    "DP209": "input port names a product or port that does not exist",
+    "DP401": "model failed to build",
+    "DP402": "warehouse cannot be opened",
+    "DP403": "a query given to `dpsql query` failed",
+}

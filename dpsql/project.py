@@ -1,0 +1,195 @@
+"""Domain values: products, models, relations, and the compiled project. All frozen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+
+from dpsql.config import InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
+from dpsql.errors import Diagnostic, Location
+
+INTERNAL_SUFFIX = "_internal"
+MATERIALIZATIONS = ("view", "table", "incremental", "ephemeral")
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, order=True)
+class Relation:
+    """A relation in the warehouse: `schema.name`."""
+
+    schema: str
+    name: str
+
+    @property
+    def sql(self) -> str:
+        return f"{quote(self.schema)}.{quote(self.name)}"
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def identifier(self) -> str:
+        return self.name
+
+
+class RenderedRelation(Relation):
+    """A relation as templates see it: prints as quoted SQL."""
+
+    def __str__(self) -> str:
+        return self.sql
+
+
+def internal_schema(product: str) -> str:
+    return product + INTERNAL_SUFFIX
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    product: str
+    name: str
+    path: Path
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.product}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Product:
+    spec: ProductSpec
+    models: tuple[ModelSource, ...]
+    macro_files: tuple[Path, ...] = ()
+    test_files: tuple[Path, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @cached_property
+    def model_names(self) -> frozenset[str]:
+        return frozenset(m.name for m in self.models)
+
+    @cached_property
+    def port_of_model(self) -> Mapping[str, OutputSpec]:
+        return MappingProxyType({o.model: o for o in self.spec.outputs})
+
+    def model(self, name: str) -> ModelSource | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def relation_of_model(self, model: str) -> Relation:
+        port = self.port_of_model.get(model)
+        if port is not None:
+            return Relation(self.name, port.name)
+        return Relation(internal_schema(self.name), model)
+
+    def relation_of_input(self, spec: InputSpec) -> Relation:
+        if spec.kind == "product":
+            assert spec.product and spec.port
+            return Relation(spec.product, spec.port)
+        if spec.kind == "table":
+            assert spec.table
+            return table_relation(spec.table)
+        return Relation(internal_schema(self.name), spec.name)
+
+
+def table_relation(text: str) -> Relation:
+    parts = [p.strip('"') for p in text.split(".")]
+    if len(parts) == 1:
+        return Relation("main", parts[0])
+    return Relation(parts[-2], parts[-1])
+
+
+@dataclass(frozen=True)
+class Project:
+    config: WorkspaceConfig
+    products: tuple[Product, ...]
+    macro_files: tuple[Path, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @cached_property
+    def by_name(self) -> Mapping[str, Product]:
+        return MappingProxyType({p.name: p for p in self.products})
+
+    def product(self, name: str) -> Product | None:
+        return self.by_name.get(name)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "type": self.type}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    materialized: str
+    tags: tuple[str, ...] = ()
+    unique_key: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """A model after rendering, parsing and resolution."""
+
+    source: ModelSource
+    config: ModelConfig
+    relation: Relation
+    rendered_sql: str
+    sql: str  # what is executed: relations fully qualified
+    depends_on: tuple[str, ...]  # ids of models this one reads, in any product
+    inputs: tuple[str, ...]  # names of this product's input ports read
+    line_map: tuple[int, ...] = ()  # rendered line index -> template line
+    columns: tuple[Column, ...] | None = None
+    port: str | None = None  # the output port this model feeds
+
+    @property
+    def id(self) -> str:
+        return self.source.id
+
+    @property
+    def product(self) -> str:
+        return self.source.product
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def location(self, rendered_line: int = 1, col: int = 0) -> Location:
+        line = self.line_map[rendered_line - 1] if 0 < rendered_line <= len(self.line_map) else 1
+        return Location(self.source.path, line, col)
+
+
+@dataclass(frozen=True)
+class CompiledProject:
+    project: Project
+    models: Mapping[str, CompiledModel]
+    order: tuple[str, ...]  # model ids in dependency order
+    diagnostics: tuple[Diagnostic, ...] = ()
+    sources: Mapping[tuple[str, str], tuple[Column, ...] | None] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # (product, input) -> columns of file and table inputs
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    def downstream_map(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {m: [] for m in self.models}
+        for model in self.models.values():
+            for dep in model.depends_on:
+                out[dep].append(model.id)
+        return out

@@ -1,0 +1,111 @@
+"""The sqlglot boundary: parse rendered SQL, list the relations it reads, qualify them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+DIALECT = "duckdb"
+
+
+@dataclass(frozen=True)
+class SqlProblem(Exception):
+    """A syntax problem in rendered SQL, at a rendered line and column (1-based)."""
+
+    message: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A relation named in a query (not a CTE, not a table function)."""
+
+    node: exp.Table
+    db: str
+    name: str
+    catalog: str
+    offset: int  # where the reference starts in the SQL text
+
+    @property
+    def text(self) -> str:
+        return ".".join(p for p in (self.catalog, self.db, self.name) if p)
+
+
+def position(sql: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    line = sql.count("\n", 0, offset) + 1
+    col = offset - (sql.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def parse_query(sql: str) -> exp.Query:
+    """Parse one SELECT (CTEs, unions and DuckDB's FROM-first form welcome)."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        message = str(first.get("description") or exc).split(". Line")[0]
+        line, col = int(first.get("line") or 1), int(first.get("col") or 1)
+        highlight = str(first.get("highlight") or "")
+        col = max(1, col - len(highlight) + 1) if highlight else col
+        raise SqlProblem(f"SQL syntax error: {message}", line, col) from None
+    except TokenError as exc:
+        raise SqlProblem(f"SQL syntax error: {exc}", 1, 0) from None
+    if len(statements) != 1:
+        raise SqlProblem(f"a model holds one SELECT; found {len(statements)} statements", 1, 1)
+    tree = statements[0]
+    if not isinstance(tree, exp.Query):
+        raise SqlProblem(f"a model holds one SELECT; found {tree.key.upper()}", 1, 1)
+    return tree
+
+
+def _is_cte(table: exp.Table) -> bool:
+    if table.args.get("db"):
+        return False
+    name = table.name
+    node: exp.Expr | None = table.parent
+    while node is not None:
+        for cte in getattr(node, "ctes", ()) or ():
+            if cte.alias_or_name == name:
+                return True
+        node = node.parent
+    return False
+
+
+def _is_file_or_function(table: exp.Table) -> bool:
+    this = table.this
+    if not isinstance(this, exp.Identifier):
+        return True  # read_csv(...), generate_series(...), a macro call
+    # FROM 'data/orders.csv': DuckDB reads the file directly
+    return bool(this.quoted and not table.args.get("db") and ("." in this.name or "/" in this.name))
+
+
+def table_refs(tree: exp.Expr) -> list[TableRef]:
+    refs: list[TableRef] = []
+    for table in tree.find_all(exp.Table):
+        if _is_file_or_function(table) or _is_cte(table):
+            continue
+        first = table.args.get("catalog") or table.args.get("db") or table.this
+        offset = int(first.meta.get("start", 0)) if isinstance(first, exp.Expr) else 0
+        refs.append(TableRef(table, table.db, table.name, table.catalog, offset))
+    refs.sort(key=lambda r: r.offset)
+    return refs
+
+
+def qualify_table(ref: TableRef, schema: str, name: str) -> None:
+    """Point a reference at `"schema"."name"`, in place (the tree belongs to the compiler)."""
+    node = ref.node
+    if name != ref.name and not node.alias:
+        # keep `orig.col` qualifiers working: `from cust` becomes `from "p"."customers" as cust`
+        node.set("alias", exp.TableAlias(this=exp.to_identifier(ref.name)))
+    node.set("catalog", None)
+    node.set("db", exp.to_identifier(schema, quoted=True))
+    node.set("this", exp.to_identifier(name, quoted=True))
+
+
+def generate(tree: exp.Expr) -> str:
+    return tree.sql(dialect=DIALECT, pretty=True)
