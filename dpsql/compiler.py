@@ -161,6 +161,7 @@ def compile_model(project: Project, product: Product, source: ModelSource, rende
         inputs=tuple(inputs),
         line_map=rendered.line_map,
         port=port.name if port else None,
+        tree=tree,
     )
 
 
@@ -338,7 +339,8 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
                 continue
             catalog.add(model.relation, columns)
             known.add(model.relation)
-            out[mid] = replace(model, columns=columns)
+            out[mid] = replace(model, columns=columns,
+                               qualified=sqlmod.qualify_columns(model.tree, catalog.mapping))
         return out, sources
     finally:
         catalog.close()

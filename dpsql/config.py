@@ -323,10 +323,6 @@ def _columns(check: _Checker, data: dict[str, Any], keys: KeyPath) -> tuple[Colu
 
 
 def valid_type(text: str) -> bool:
-    from sqlglot import exp
+    from dpsql.dtypes import is_type
 
-    try:
-        exp.DataType.build(text, dialect="duckdb")
-    except Exception:
-        return False
-    return True
+    return is_type(text)

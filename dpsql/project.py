@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from dpsql.config import InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 from dpsql.errors import Diagnostic, Location
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 INTERNAL_SUFFIX = "_internal"
 MATERIALIZATIONS = ("view", "table", "incremental", "ephemeral")
@@ -155,6 +159,10 @@ class CompiledModel:
     line_map: tuple[int, ...] = ()  # rendered line index -> template line
     columns: tuple[Column, ...] | None = None
     port: str | None = None  # the output port this model feeds
+    # the parsed query with relations qualified, and after schema inference with every column
+    # qualified and stars expanded (sqlglot's qualify): shared by checks and lineage, read-only
+    tree: exp.Query | None = field(default=None, compare=False, repr=False)
+    qualified: exp.Query | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:

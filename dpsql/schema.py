@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
+from sqlglot.schema import MappingSchema
 
 from dpsql.project import Column, Relation, quote
 
@@ -35,6 +37,8 @@ class SchemaCatalog:
     def __init__(self) -> None:
         self._con = duckdb.connect(":memory:")
         self._schemas: set[str] = {"main"}
+        # the same columns for sqlglot, filled as relations are typed (one object, reused)
+        self.mapping = MappingSchema(dialect="duckdb", normalize=False)
 
     def close(self) -> None:
         self._con.close()
@@ -49,6 +53,9 @@ class SchemaCatalog:
         self._ensure_schema(relation.schema)
         cols = ", ".join(f"{quote(c.name)} {c.type}" for c in columns)
         self._con.execute(f"CREATE OR REPLACE TABLE {relation.sql} ({cols})")
+        self.mapping.add_table(
+            exp.Table(this=exp.to_identifier(relation.name), db=exp.to_identifier(relation.schema)),
+            {c.name: c.type for c in columns}, dialect="duckdb")
 
     def describe(self, sql: str) -> tuple[Column, ...]:
         """The output columns of a query, as DuckDB binds it."""

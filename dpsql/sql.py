@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
+
+log = logging.getLogger("dpsql")
 
 DIALECT = "duckdb"
 
@@ -105,6 +110,24 @@ def qualify_table(ref: TableRef, schema: str, name: str) -> None:
     node.set("catalog", None)
     node.set("db", exp.to_identifier(schema, quoted=True))
     node.set("this", exp.to_identifier(name, quoted=True))
+
+
+def qualify_columns(tree: exp.Query | None, schema: MappingSchema) -> exp.Query | None:
+    """A copy of the tree with every column qualified by its source and `*` expanded.
+
+    Returns None when sqlglot cannot qualify the query (the model still builds; checks and
+    lineage that need columns skip it and log why).
+    """
+    if tree is None:
+        return None
+    try:
+        result = qualify(tree.copy(), schema=schema, dialect=DIALECT,
+                         validate_qualify_columns=False, quote_identifiers=False,
+                         identify=False)
+    except Exception as exc:  # sqlglot raises several types; none is fatal here
+        log.info("sqlglot could not qualify a query: %s", exc)
+        return None
+    return result if isinstance(result, exp.Query) else None
 
 
 def generate(tree: exp.Expr) -> str:
