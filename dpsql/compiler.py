@@ -124,13 +124,12 @@ def compile_model(project: Project, product: Product, source: ModelSource, rende
     try:
         tree = sqlmod.parse_query(rendered.sql)
     except sqlmod.SqlProblem as problem:
-        line_map = rendered.line_map
-        line = line_map[problem.line - 1] if 0 < problem.line <= len(line_map) else problem.line
+        line, col = _template_position(source.text, rendered.sql, rendered.line_map,
+                                       problem.line, problem.col, problem.token)
         code = "DP202" if "one SELECT" in problem.message else "DP201"
         hint = ("a model is a single SELECT statement; move other statements out"
                 if code == "DP202" else "fix the SQL near this position (DuckDB dialect)")
-        diagnostics.append(error(code, problem.message, Location(source.path, line, problem.col),
-                                 hint))
+        diagnostics.append(error(code, problem.message, Location(source.path, line, col), hint))
         return None
     depends: dict[str, None] = {}
     inputs: dict[str, None] = {}
@@ -176,6 +175,13 @@ def _locate(template: str, rendered: str, line_map: tuple[int, ...],
             ref: sqlmod.TableRef) -> tuple[int, int]:
     """Template line and column of a relation reference found in the rendered SQL."""
     r_line, r_col = sqlmod.position(rendered, ref.offset)
+    return _template_position(template, rendered, line_map, r_line, r_col, ref.text, ref.name)
+
+
+def _template_position(template: str, rendered: str, line_map: tuple[int, ...], r_line: int,
+                       r_col: int, *needles: str) -> tuple[int, int]:
+    """Map a rendered line and column back to the template: exact where the line was not
+    changed by rendering, else the column where one of `needles` appears on the line."""
     t_line = line_map[r_line - 1] if 0 < r_line <= len(line_map) else r_line
     t_lines = template.splitlines()
     r_lines = rendered.splitlines()
@@ -183,8 +189,8 @@ def _locate(template: str, rendered: str, line_map: tuple[int, ...],
         text = t_lines[t_line - 1]
         if r_line <= len(r_lines) and text == r_lines[r_line - 1]:
             return t_line, r_col
-        for needle in (ref.text, ref.name):
-            match = re.search(r"\b" + re.escape(needle) + r"\b", text)
+        for needle in needles:
+            match = re.search(r"\b" + re.escape(needle) + r"\b", text) if needle else None
             if match:
                 return t_line, match.start() + 1
     return t_line, 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import sqlglot
@@ -23,6 +24,7 @@ class SqlProblem(Exception):
     message: str
     line: int
     col: int
+    token: str = ""  # the text at the position, to find it again in the template
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,11 @@ def parse_query(sql: str) -> exp.Query:
         statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
-        message = str(first.get("description") or exc).split(". Line")[0]
+        message = _readable(str(first.get("description") or exc).split(". Line")[0])
         line, col = int(first.get("line") or 1), int(first.get("col") or 1)
         highlight = str(first.get("highlight") or "")
         col = max(1, col - len(highlight) + 1) if highlight else col
-        raise SqlProblem(f"SQL syntax error: {message}", line, col) from None
+        raise SqlProblem(f"SQL syntax error: {message}", line, col, highlight) from None
     except TokenError as exc:
         raise SqlProblem(f"SQL syntax error: {exc}", 1, 0) from None
     if len(statements) != 1:
@@ -66,6 +68,22 @@ def parse_query(sql: str) -> exp.Query:
     if not isinstance(tree, exp.Query):
         raise SqlProblem(f"a model holds one SELECT; found {tree.key.upper()}", 1, 1)
     return tree
+
+
+_MISSING = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]+\.(\w+)'>")
+_NAMES = {"Where": "WHERE clause", "Having": "HAVING clause", "Join": "JOIN", "Group": "GROUP BY",
+          "Order": "ORDER BY", "Add": "`+` expression", "Sub": "`-` expression",
+          "Mul": "`*` expression", "Div": "`/` expression", "EQ": "`=` comparison",
+          "NEQ": "`<>` comparison", "GT": "`>` comparison", "LT": "`<` comparison",
+          "GTE": "`>=` comparison", "LTE": "`<=` comparison", "And": "AND", "Or": "OR"}
+
+
+def _readable(message: str) -> str:
+    """sqlglot names its classes; say what is incomplete in SQL words instead."""
+    match = _MISSING.search(message)
+    if match:
+        return f"incomplete {_NAMES.get(match.group(2), match.group(2))}: something is missing here"
+    return message
 
 
 def _is_cte(table: exp.Table) -> bool:
