@@ -60,7 +60,7 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(name="dpsql", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dpsql")
 @click.option("-v", "--verbose", is_flag=True, help="Log what dpsql does, step by step.")
 def main(verbose: bool) -> None:
@@ -108,7 +108,7 @@ def _plan(compiled: CompiledProject, select: tuple[str, ...], exclude: tuple[str
         raise click.BadParameter(str(exc), param_hint="'--select' / '--exclude'") from None
 
 
-@main.command()
+@main.command(short_help="Write compiled SQL and the manifest (no warehouse).")
 @project_dir_option
 @handle_errors
 def compile(project_dir: Path) -> None:
@@ -124,7 +124,7 @@ def compile(project_dir: Path) -> None:
                   f"products into {compiled.project.root / 'target'}")
 
 
-@main.command()
+@main.command(short_help="Run every static check; report all problems at once.")
 @project_dir_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json prints every diagnostic as one JSON document.")
@@ -162,7 +162,7 @@ def check(project_dir: Path, fmt: str) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(short_help="Compile and materialize models into the warehouse.")
 @project_dir_option
 @selection_options
 @handle_errors
@@ -190,7 +190,7 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]) 
         sys.exit(1)
 
 
-@main.command(name="ls")
+@main.command(name="ls", short_help="List products: domain, owner, version, ports.")
 @project_dir_option
 @click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
 @handle_errors
@@ -219,7 +219,7 @@ def ls(project_dir: Path, columns: bool) -> None:
                     ", ".join(f"{c.name} {c.type}" for c in cols) if cols else "(no contract)"))
 
 
-@main.command()
+@main.command(short_help="Write a small working workspace into DIRECTORY.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @handle_errors
 def init(directory: Path) -> None:
@@ -234,7 +234,7 @@ def init(directory: Path) -> None:
     console.print(f"  dpsql ls -p {directory}")
 
 
-@main.command()
+@main.command(short_help="Run a read-only SQL query on the warehouse.")
 @project_dir_option
 @click.argument("sql")
 @click.option("--limit", type=int, default=50, show_default=True, help="Rows to print at most.")
