@@ -160,7 +160,7 @@ def _port_diagnostic(name: str, port: OutputSpec, model: CompiledModel, diff: Di
         assert spec is not None
         cast = (_cast(model, column.name, diff.expected_type, spec.name)
                 if diff.expected_type and canonical_or_self(column.type) != diff.expected_type
-                else f"{_expression(model, column.name)} AS {spec.name}")
+                else f"{_expression(model, column.name, strip_cast=False)} AS {spec.name}")
         return error(
             "DP303", f"column {diff.position} of port `{name}` is `{column.name}` in model "
             f"`{model.name}` but `{spec.name}` in the contract", where,
@@ -183,15 +183,37 @@ def _cast(model: CompiledModel, column: str, type_text: str, alias: str) -> str:
     return f"CAST({_expression(model, column)} AS {type_text}) AS {alias}"
 
 
-def _expression(model: CompiledModel, column: str) -> str:
+def _expression(model: CompiledModel, column: str, strip_cast: bool = True) -> str:
     node = _projection(model, column)
     if isinstance(node, exp.Alias):
+        node = node.this
+    while strip_cast and isinstance(node, exp.Cast):  # the cast to write replaces this one
         node = node.this
     if node is None or isinstance(node, exp.Star) or (
             isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
         return column
-    text = node.sql(dialect=sqlmod.DIALECT)
+    text = _source_text(model.rendered_sql, node) or node.sql(dialect=sqlmod.DIALECT)
     return text if len(text) <= 60 else "<expression>"
+
+
+def _source_text(sql: str, node: exp.Expr) -> str | None:
+    """The expression as the user wrote it (after Jinja), with its parentheses balanced."""
+    spans = [(int(n.meta["start"]), int(n.meta["end"])) for n in node.walk() if "start" in n.meta]
+    if not spans:
+        return None
+    start, end = min(s for s, _ in spans), max(e for _, e in spans) + 1
+    depth, quoted, i = 0, False, start
+    while i < len(sql) and (i < end or depth > 0):
+        char = sql[i]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+            if depth < 0:
+                return None
+        i += 1
+    text = sql[start:i]
+    return " ".join(text.split()) if depth == 0 and not quoted else None
 
 
 def _projection(model: CompiledModel, column: str) -> exp.Expr | None:
@@ -321,11 +343,17 @@ def check_version(compiled: CompiledProject, product: Product, spec: InputSpec
     if producer is None or spec.version.allows(producer.spec.version):
         return []
     version = producer.spec.version
+    older = any(op in (">=", ">", "=") and version < bound for op, bound in spec.version.terms)
+    accept = (f"^{version.major}.{version.minor}" if older or version.major == 0
+              else f"^{version.major}")
+    hint = (f"`{producer.name}` has not reached that version yet: accept the one it publishes "
+            f"(`version: {accept}`) if `{product.name}` works with it" if older else
+            f"check what changed in `{producer.name}` and, if `{product.name}` still fits, "
+            f"accept it: `version: {accept}`")
     return [error(
         "DP310", f"input `{spec.name}` of `{product.name}` accepts versions `{spec.version}` of "
         f"`{producer.name}`, which is at {version}", _key_location(spec.location, "version"),
-        f"check what changed in `{producer.name}` and, if `{product.name}` still fits, accept it: "
-        f"`version: ^{version.major}{'.' + str(version.minor) if version.major == 0 else ''}`")]
+        hint)]
 
 
 def unread_inputs(compiled: CompiledProject, product: Product) -> list[Diagnostic]:

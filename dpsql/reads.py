@@ -128,11 +128,11 @@ def _has(source: exp.Table | Scope, name: str, schemas: Schemas) -> bool | None:
 
 
 def _in_outer(scope: Scope, name: str, schemas: Schemas) -> bool:
-    parent = scope.parent
-    while parent is not None:
-        if any(_has(s, name, schemas) is not False for _, s in parent.selected_sources.values()):
+    """A subquery in an expression may read the columns of the queries around it."""
+    while scope.is_subquery and scope.parent is not None:
+        scope = scope.parent
+        if any(_has(s, name, schemas) is not False for _, s in scope.selected_sources.values()):
             return True
-        parent = parent.parent
     return False
 
 
