@@ -328,12 +328,10 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
         out = dict(models)
         for mid in order:
             model = models[mid]
-            if any(d not in models for d in model.depends_on):
-                continue  # an upstream model did not compile; its own diagnostic says why
             product = project.by_name[model.product]
             needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
                       for i in model.inputs]
-            needed += [models[d].relation for d in model.depends_on if d in models]
+            needed += [typing_pass.relation_of_model(project, d) for d in model.depends_on]
             if any(rel not in known for rel in needed):
                 continue  # an upstream could not be typed; its own diagnostic says why
             try:

@@ -52,6 +52,12 @@ def interfaces(project: Project) -> dict[Relation, tuple[Column, ...]]:
     return out
 
 
+def relation_of_model(project: Project, model_id: str) -> Relation:
+    """Where a model (`product.model`) lives, whether or not it compiled."""
+    product, name = model_id.split(".", 1)
+    return project.by_name[product].relation_of_model(name)
+
+
 def note(project: Project, model: CompiledModel, models: Mapping[str, CompiledModel],
          interface_relations: Iterable[Relation]) -> str:
     """One line saying how a model was typed and what each upstream stand-in came from."""

@@ -2,8 +2,8 @@
 
 A case is the base workspace below with some files replaced. Expected diagnostics are written as
 (code, path, needle): the diagnostic must sit on the first line of `path` holding `needle`, and
-for diagnostics in SQL files, at the column where `needle` starts. Every diagnostic `dpsql check`
-prints must be expected, and every expected one printed.
+an interface diagnostic in a SQL file at the column where `needle` starts. Every diagnostic
+`dpsql check` prints must be expected, and every expected one printed.
 """
 
 from __future__ import annotations
@@ -155,6 +155,13 @@ FAILING: dict[str, tuple[dict[str, str], Expected]] = {
         {SPEND: spend("from {{ ref('sales', 'sales') }} as s\nwhere s.discount > 0\n"
                       "group by customer\n")},
         [("DP307", SPEND, "discount")]),
+    "missing_column_on_a_line_with_jinja": (
+        {"macros/money.sql": "{% macro dollars(col) -%}\n    ({{ col }} / 100)::decimal(18, 2)\n"
+                             "{%- endmacro %}\n",
+         SPEND: "{{ config(materialized='table') }}\n\n" + spend(
+             "from {{ ref('sales', 'sales') }} as s where {{ dollars('s.amount') }} > s.floor\n"
+             "group by customer\n")},
+        [("DP307", SPEND, "floor")]),
     "missing_column_inside_cte": (
         {SPEND: "with kept as (\n    select customer, qty, amount\n    from sales.sales\n"
                 "    where not is_refund\n)\n" + spend("from kept\ngroup by customer\n")},
@@ -190,6 +197,10 @@ FAILING: dict[str, tuple[dict[str, str], Expected]] = {
               "from {{ ref('stg_sales') }}\n",
          SPEND: spend("from sales.sales\nwhere discount > 0\ngroup by customer\n")},
         [("DP208", FCT, "nope"), ("DP307", SPEND, "discount")]),
+    "producer_that_does_not_compile_does_not_hide_consumer_problems": (
+        {FCT: "select sale_id, customer, qty, amount, sold_on,\nfrom {{ ref('stg_sales') }} where\n",
+         SPEND: spend("from sales.sales\nwhere discount > 0\ngroup by customer\n")},
+        [("DP201", FCT, "from"), ("DP307", SPEND, "discount")]),
     "expectation_narrows": (
         {SPEND_YML: BASE[SPEND_YML].replace("{name: qty, type: bigint}",
                                             "{name: qty, type: smallint}")},
@@ -282,12 +293,17 @@ def check(root: Path) -> tuple[Result, list[dict[str, object]]]:
     return result, json.loads(result.stdout)["diagnostics"]
 
 
+def _with_col(code: str, path: str) -> bool:
+    """Interface diagnostics in SQL files are checked down to the column."""
+    return code.startswith("DP3") and path.endswith(".sql")
+
+
 def located(root: Path, files: dict[str, str], expected: Expected) -> list[tuple[str, str, int, int]]:
     out = []
     for code, rel, needle in expected:
         lines = files[rel].splitlines()
         number = next(i for i, line in enumerate(lines, 1) if needle in line)
-        col = lines[number - 1].index(needle) + 1 if rel.endswith(".sql") else 0
+        col = lines[number - 1].index(needle) + 1 if _with_col(code, rel) else 0
         out.append((code, str(root / rel), number, col))
     return out
 
@@ -297,7 +313,7 @@ def found(root: Path, diagnostics: list[dict[str, object]]) -> list[tuple[str, s
     for d in diagnostics:
         path = Path(str(d["path"]))
         full = str(path if path.is_absolute() else (Path.cwd() / path).resolve())
-        col = int(d["col"] or 0) if str(d["path"]).endswith(".sql") else 0  # type: ignore[call-overload]
+        col = int(d["col"] or 0) if _with_col(str(d["code"]), str(d["path"])) else 0  # type: ignore[call-overload]
         out.append((str(d["code"]), full, int(d["line"] or 0), col))  # type: ignore[call-overload]
     return out
 
