@@ -145,6 +145,11 @@ FAILING: dict[str, tuple[dict[str, str], Expected]] = {
         {FCT: "select sale_id,\n    customer::varchar(3) as buyer,\n    qty * 1.5 as qty,\n"
               "    amount\nfrom {{ ref('stg_sales') }}\n"},
         [("DP303", FCT, "buyer"), ("DP305", FCT, "qty,"), ("DP301", SALES_YML, "sold_on")]),
+    "select_star_port_model_with_a_column_its_contract_lacks": (
+        {SPEND_YML: BASE[SPEND_YML] + "  - name: all_sales\n    columns:\n"
+         + BASE[SALES_YML].split("    columns:\n")[1].replace("      - {name: sold_on, type: date}\n", ""),
+         "reports/spend/models/all_sales.sql": "select *\nfrom {{ input('sales') }}\n"},
+        [("DP302", "reports/spend/models/all_sales.sql", "*")]),
     "consumer_reads_missing_column": (
         {SPEND: spend("from sales.sales\nwhere discount > 0\ngroup by customer\n")},
         [("DP307", SPEND, "discount")]),
