@@ -75,6 +75,7 @@ def main(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
+        force=True,  # each invocation logs to the stderr it has (tests run several in one process)
     )
 
 
@@ -175,6 +176,7 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]) 
     """
     from dpsql.artifacts import write_run_results
     from dpsql.console import Console
+    from dpsql.contracts import port_audit
     from dpsql.engine import run
 
     console = Console(Path.cwd())
@@ -183,7 +185,7 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]) 
     if not plan.models:
         console.print("Nothing selected to build.")
         return
-    result = run(compiled, plan, console.model_result)
+    result = run(compiled, plan, console.model_result, audit=port_audit(compiled))
     write_run_results(compiled, result)
     console.run_summary(result)
     if not result.ok:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from dpsql import sql as sqlmod
+from dpsql import typing_pass
+from dpsql.contracts import check_interfaces
 from dpsql.dag import topological_order
 from dpsql.errors import Diagnostic, Location, error
 from dpsql.project import (
@@ -50,15 +52,15 @@ def compile_project(project: Project, *, infer_schemas: bool = True) -> Compiled
     diagnostics.extend(cycle_diagnostics)
     diagnostics.extend(product_cycles(project, models))
     sources: dict[tuple[str, str], tuple[Column, ...] | None] = {}
-    if infer_schemas and not any(d.is_error for d in diagnostics):
+    if infer_schemas:  # also past errors: models whose upstream failed are skipped below
         models, sources = infer(project, models, order, diagnostics)
-    return CompiledProject(
+    return check_interfaces(CompiledProject(
         project=project,
         models=MappingProxyType(models),
         order=tuple(order),
         diagnostics=tuple(_dedupe(diagnostics)),
         sources=MappingProxyType(sources),
-    )
+    ))
 
 
 def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -325,13 +327,17 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
             project.by_name[p].relation_of_input(project.by_name[p].spec.input(i))  # type: ignore[arg-type]
             for (p, i), cols in sources.items() if cols is not None
         }
+        interfaces = typing_pass.interfaces(project)  # consumers see a port's contract
+        for relation, contract in interfaces.items():
+            catalog.add(relation, contract)
+        known.update(interfaces)
         out = dict(models)
         for mid in order:
             model = models[mid]
             product = project.by_name[model.product]
             needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
                       for i in model.inputs]
-            needed += [models[d].relation for d in model.depends_on if d in models]
+            needed += [typing_pass.relation_of_model(project, d) for d in model.depends_on]
             if any(rel not in known for rel in needed):
                 continue  # an upstream could not be typed; its own diagnostic says why
             try:
@@ -343,10 +349,13 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
                     "fix the column or function named here; upstream columns are listed by "
                     "`dpsql ls --columns`"))
                 continue
-            catalog.add(model.relation, columns)
+            if model.relation not in interfaces:
+                catalog.add(model.relation, columns)
             known.add(model.relation)
             out[mid] = replace(model, columns=columns,
-                               qualified=sqlmod.qualify_columns(model.tree, catalog.mapping))
+                               qualified=sqlmod.qualify_columns(model.tree, catalog.mapping),
+                               typed_by=typing_pass.note(project, model, models, interfaces))
+            typing_pass.log_typed(out[mid])
         return out, sources
     finally:
         catalog.close()

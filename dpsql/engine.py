@@ -50,6 +50,12 @@ class RunResult:
 
 
 Listener = Callable[[ModelResult, int, int], None]
+# checks a built relation before it is published; returns why it must not be, or None
+Audit = Callable[[duckdb.DuckDBPyConnection, CompiledModel, Relation], "str | None"]
+
+
+class AuditFailed(Exception):
+    """A built relation failed its audit: it is not published, the previous one stays."""
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
@@ -113,25 +119,33 @@ class Warehouse:
         for schema, name in rows:
             self.con.execute(f"DROP TABLE IF EXISTS {Relation(schema, name).sql}")
 
-    def replace_view(self, relation: Relation, select_sql: str) -> None:
+    def replace_view(self, relation: Relation, select_sql: str,
+                     audit: Callable[[Relation], str | None] | None = None) -> None:
         self.ensure_schema(relation.schema)
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.drop(relation)
             self.con.execute(f"CREATE VIEW {relation.sql} AS {select_sql}")
+            problem = audit(relation) if audit else None
+            if problem:
+                raise AuditFailed(problem)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
 
-    def replace_table(self, relation: Relation, select_sql: str) -> int:
-        """Build under a staging name, then swap it in; returns the row count."""
+    def replace_table(self, relation: Relation, select_sql: str,
+                      audit: Callable[[Relation], str | None] | None = None) -> int:
+        """Build under a staging name, audit it, then swap it in; returns the row count."""
         self.ensure_schema(relation.schema)
         staging = Relation(relation.schema, STAGING_PREFIX + relation.name)
         self.con.execute(f"DROP TABLE IF EXISTS {staging.sql}")
         try:
             self.con.execute(f"CREATE TABLE {staging.sql} AS {select_sql}")
             row = self.con.execute(f"SELECT count(*) FROM {staging.sql}").fetchone()
+            problem = audit(staging) if audit else None
+            if problem:
+                raise AuditFailed(problem)
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self.drop(relation)
@@ -146,8 +160,12 @@ class Warehouse:
         return int(row[0]) if row else 0
 
 
-def run(compiled: CompiledProject, plan: Plan, listener: Listener | None = None) -> RunResult:
-    """Build the plan's models in order; never raises for a model's own failure."""
+def run(compiled: CompiledProject, plan: Plan, listener: Listener | None = None,
+        audit: Audit | None = None) -> RunResult:
+    """Build the plan's models in order; never raises for a model's own failure.
+
+    `audit` sees each built relation before it is published (contracts.port_audit).
+    """
     started = time.perf_counter()
     con = connect(compiled.project.config.warehouse)
     try:
@@ -168,7 +186,7 @@ def run(compiled: CompiledProject, plan: Plan, listener: Listener | None = None)
                                      materialized=model.config.materialized)
                 failed.add(mid)
             else:
-                result = _build_one(warehouse, model)
+                result = _build_one(warehouse, model, audit)
                 if result.status != "success":
                     failed.add(mid)
             results.append(result)
@@ -180,15 +198,17 @@ def run(compiled: CompiledProject, plan: Plan, listener: Listener | None = None)
         con.close()
 
 
-def _build_one(warehouse: Warehouse, model: CompiledModel) -> ModelResult:
+def _build_one(warehouse: Warehouse, model: CompiledModel, audit: Audit | None = None
+               ) -> ModelResult:
     started = time.perf_counter()
     rows: int | None = None
+    check = (lambda built: audit(warehouse.con, model, built)) if audit else None
     try:
         if model.config.materialized == "view":
-            warehouse.replace_view(model.relation, model.sql)
+            warehouse.replace_view(model.relation, model.sql, check)
         else:
-            rows = warehouse.replace_table(model.relation, model.sql)
-    except duckdb.Error as exc:
+            rows = warehouse.replace_table(model.relation, model.sql, check)
+    except (duckdb.Error, AuditFailed) as exc:
         message = str(exc).strip().splitlines()[0]
         return ModelResult(model.id, "error", time.perf_counter() - started, None, message,
                            str(model.relation), model.config.materialized)

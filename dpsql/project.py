@@ -163,6 +163,7 @@ class CompiledModel:
     # qualified and stars expanded (sqlglot's qualify): shared by checks and lineage, read-only
     tree: exp.Query | None = field(default=None, compare=False, repr=False)
     qualified: exp.Query | None = field(default=None, compare=False, repr=False)
+    typed_by: str = ""  # how the columns were inferred and from what (typing_pass.note)
 
     @property
     def id(self) -> str:

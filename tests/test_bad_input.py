@@ -83,7 +83,7 @@ CASES: dict[str, tuple[dict[str, str], str, str, str]] = {
         "DP209", f"{SHOPS_YML}:6", "did you mean `items`?"),
     "column_that_does_not_exist": (
         {TOTALS: "select shopp, sum(value)::decimal(18,2) as total\nfrom items.items\ngroup by 1\n"},
-        "DP208", f"{TOTALS}:1:8", "shopp"),
+        "DP307", f"{TOTALS}:1:8", "shopp"),
 }
 
 
