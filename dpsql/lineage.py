@@ -289,7 +289,7 @@ class _Tracer:
                 if node.args.get(key) is not None:
                     self._walk(node.args[key], ctx, scope, aliases, out)
             return
-        if isinstance(node, exp.AggFunc):
+        if isinstance(node, exp.AggFunc) and not isinstance(node, _ONE_ROW):
             ctx = _push(ctx, AGGREGATION)
         for child in node.iter_expressions():
             self._walk(child, ctx, scope, aliases, out)
@@ -305,6 +305,10 @@ class _Tracer:
                 log.debug("lineage: column %s has no source", column.sql())
             return
         source = scope.sources.get(table)
+        outer = scope.parent
+        while source is None and outer is not None:  # a correlated subquery reads outer names
+            source = outer.sources.get(table)
+            outer = outer.parent
         if isinstance(source, Scope):
             child = self.results.get(id(source))
             sources = child.by_name.get(column.name) if child is not None else None
@@ -330,6 +334,10 @@ class _Tracer:
                     _merge(out, result.everything(0 if len(result.columns) == 1 else None), ctx)
                 return
         log.debug("lineage: subquery without a scope in %s", node.sql()[:80])
+
+
+# window functions that take the value of one other row: a transformation, not an aggregation
+_ONE_ROW = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
 
 
 def _start(body: exp.Expr) -> str:
