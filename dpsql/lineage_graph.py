@@ -336,7 +336,7 @@ def resolve_target(graph: LineageGraph, text: str) -> Target:
         everything = products + list(graph.aliases)
         close = difflib.get_close_matches(text, everything, n=1, cutoff=0.6)
         if not close:
-            close = difflib.get_close_matches(product, products, n=1, cutoff=0.5)
+            close = difflib.get_close_matches(product, products, n=1, cutoff=0.7)
         hint = (f"did you mean `{close[0]}`?" if close
                 else f"products: {', '.join(products)}; name a model as product.model and a "
                      "column as product.relation.column")
