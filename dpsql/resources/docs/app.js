@@ -348,16 +348,23 @@
         columnLink(k, p);
       });
     });
-    var direct = (ix.up[id] || []).filter(function (e) { return rows || !e.rows; });
-    if (direct.length) {
+    var inputs = {};
+    (ix.up[id] || []).forEach(function (e) {
+      if (e.rows && !rows) { return; }
+      var how = e.subtypes.toLowerCase().replace(/,/g, ", ") + (e.rows ? " (rows)" : "");
+      inputs[e.source] = inputs[e.source] || { how: [], model: e.model };
+      inputs[e.source].how.push(how);
+    });
+    var sources = Object.keys(inputs).sort();
+    if (sources.length) {
       var table = html("table", null, summary, "list");
       var tr = html("tr", null, table);
       ["computed from", "how", "in model"].forEach(function (t) { html("th", t, tr); });
-      direct.forEach(function (e) {
+      sources.forEach(function (source) {
         var row = html("tr", null, table);
-        columnLink(e.source, html("td", null, row));
-        html("td", e.subtypes.toLowerCase().replace(/,/g, ", ") + (e.rows ? " (rows)" : ""), row);
-        html("td", e.model, row);
+        columnLink(source, html("td", null, row));
+        html("td", inputs[source].how.join("; "), row);
+        html("td", inputs[source].model, row);
       });
     }
     draw(container, nodes, edges);
