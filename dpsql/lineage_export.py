@@ -188,7 +188,7 @@ def _groups(sub: Subgraph) -> dict[str, list[Node]]:
     groups: dict[str, list[Node]] = {}
     for node in sub.nodes:
         key = (node.relation if node.kind == "column" else
-               node.domain if node.kind == "product" else node.product)
+               node.domain if sub.level in ("workspace", "product") else node.product)
         groups.setdefault(key, []).append(node)
     return groups
 
@@ -222,7 +222,7 @@ def _mermaid_text(text: str) -> str:
 
 def to_mermaid(sub: Subgraph) -> str:
     ids = _ids(sub.nodes)
-    colors = domain_colors(n.domain for n in sub.nodes)
+    colors = domain_colors(sub.domains or [n.domain for n in sub.nodes])
     lines = ["flowchart LR"]
     for i, (group, members) in enumerate(sorted(_groups(sub).items())):
         lines.append(f'  subgraph g{i}["{_mermaid_text(group)}"]')
@@ -238,8 +238,10 @@ def to_mermaid(sub: Subgraph) -> str:
         text = _link_text(link)
         label = f'|"{_mermaid_text(text)}"|' if text else ""
         lines.append(f"  {ids[link.source]} {arrow}{label} {ids[link.target]}")
+    used = {n.domain for n in sub.nodes}
     for domain, color in colors.items():
-        lines.append(f"  classDef d{_slug(domain)} fill:{color},stroke:#333,color:#111")
+        if domain in used:
+            lines.append(f"  classDef d{_slug(domain)} fill:{color},stroke:#333,color:#111")
     for node in sub.nodes:
         lines.append(f"  class {ids[node.id]} d{_slug(node.domain)}")
     if sub.focus in ids:
@@ -256,7 +258,7 @@ def _dot_text(text: str) -> str:
 
 
 def to_dot(sub: Subgraph) -> str:
-    colors = domain_colors(n.domain for n in sub.nodes)
+    colors = domain_colors(sub.domains or [n.domain for n in sub.nodes])
     lines = ["digraph lineage {", "  rankdir=LR;",
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=8];']

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import gc
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ class LineageGraph:
     rel_down: Mapping[RelKey, tuple[RelKey, ...]]
     product_edges: tuple[ProductEdge, ...]
     aliases: Mapping[str, RelKey] = field(repr=False)  # every accepted spelling of a relation
+    types: Mapping[Col, str] = field(repr=False)  # the DuckDB type of every known column
 
     # --- names -------------------------------------------------------------------------------
 
@@ -90,10 +92,7 @@ class LineageGraph:
         return f"{self.label((col.schema, col.name))}.{col.column}"
 
     def column_type(self, col: Col) -> str:
-        for c in self.columns.get((col.schema, col.name), ()):
-            if c.name == col.column:
-                return c.type
-        return ""
+        return self.types.get(col, "")
 
     def domain(self, product: str) -> str:
         spec = self.compiled.project.by_name.get(product)
@@ -169,8 +168,12 @@ def _collector_paused() -> Iterator[None]:
 
 def build_graph(compiled: CompiledProject) -> LineageGraph:
     """Trace every model once and index the edges both ways."""
+    started = time.perf_counter()
     with _collector_paused():
-        return _build_graph(compiled)
+        graph = _build_graph(compiled)
+    log.info("lineage: traced %d models (%d column edges) in %.3fs", len(graph.lineages),
+             sum(len(edges) for edges in graph.up.values()), time.perf_counter() - started)
+    return graph
 
 
 def _build_graph(compiled: CompiledProject) -> LineageGraph:
@@ -221,6 +224,8 @@ def _build_graph(compiled: CompiledProject) -> LineageGraph:
         rel_down=MappingProxyType({k: tuple(v) for k, v in rel_down.items()}),
         product_edges=_product_edges(compiled),
         aliases=MappingProxyType(aliases),
+        types=MappingProxyType({Col(key[0], key[1], c.name): c.type
+                                for key, cols in columns.items() for c in cols}),
     )
 
 

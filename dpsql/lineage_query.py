@@ -7,7 +7,7 @@ Distances: 0 is the thing asked about, -n is n steps upstream, +n is n steps dow
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dpsql.lineage import Col, is_direct
 from dpsql.lineage_graph import Edge, LineageGraph, RelKey, Target
@@ -47,6 +47,8 @@ class Subgraph:
     depth: int | None = None
     row_level: bool = False
     notes: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()  # every domain of the workspace: colours stay the same
+
 
     def node(self, node_id: str) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)
@@ -56,15 +58,18 @@ def ask(graph: LineageGraph, target: Target | None, *, upstream: bool = True,
         downstream: bool = True, depth: int | None = None, row_level: bool = False) -> Subgraph:
     """The lineage of a target (the product graph of the workspace when there is none)."""
     if target is None:
-        return workspace(graph)
-    if target.level == "product":
+        sub = workspace(graph)
+    elif target.level == "product":
         assert target.product is not None
-        return product_lineage(graph, target.product, upstream, downstream, depth)
-    if target.level == "relation":
+        sub = product_lineage(graph, target.product, upstream, downstream, depth)
+    elif target.level == "relation":
         assert target.relation is not None
-        return relation_lineage(graph, target.relation, upstream, downstream, depth)
-    assert target.column is not None
-    return column_lineage(graph, target.column, upstream, downstream, depth, row_level)
+        sub = relation_lineage(graph, target.relation, upstream, downstream, depth)
+    else:
+        assert target.column is not None
+        sub = column_lineage(graph, target.column, upstream, downstream, depth, row_level)
+    domains = sorted({p.spec.domain for p in graph.compiled.project.products})
+    return replace(sub, domains=tuple(domains))
 
 
 # --- products --------------------------------------------------------------------------------
@@ -83,11 +88,11 @@ def _product_node(graph: LineageGraph, name: str, distance: int = 0) -> Node:
                 distance, info=info)
 
 
-def _input_nodes(graph: LineageGraph, product: str, distance: int) -> list[Node]:
-    out = []
+def _raw_inputs(graph: LineageGraph) -> dict[str, list[RelKey]]:
+    out: dict[str, list[RelKey]] = {}
     for key, owner in graph.owners.items():
-        if owner.product == product and owner.is_raw:
-            out.append(_relation_node(graph, key, distance))
+        if owner.is_raw:
+            out.setdefault(owner.product, []).append(key)
     return out
 
 
@@ -116,9 +121,11 @@ def product_lineage(graph: LineageGraph, name: str, upstream: bool, downstream: 
              for e in graph.product_edges if e.producer in distances and e.consumer in distances
              and (distances[e.producer] < distances[e.consumer])]
     if upstream:  # the raw inputs of the products upstream (and of the product itself)
+        raw = _raw_inputs(graph)
         for p, d in list(distances.items()):
             if d <= 0 and (depth is None or -d < depth):
-                for n in _input_nodes(graph, p, d - 1):
+                for key in raw.get(p, ()):
+                    n = _relation_node(graph, key, d - 1)
                     nodes.append(n)
                     links.append(Link(n.id, p, via=n.detail))
     return Subgraph("product", name, tuple(nodes), tuple(links), upstream, downstream, depth)
