@@ -134,6 +134,7 @@ class _Result:
     columns: list[Sources]
     rows: Sources = field(default_factory=dict)
     by_name: dict[str, Sources] = field(default_factory=dict)
+    default: Sources | None = None  # for table functions: what any of their columns reads
 
     def __post_init__(self) -> None:
         for name, sources in zip(self.names, self.columns, strict=True):
@@ -155,6 +156,7 @@ class _Tracer:
     def __init__(self) -> None:
         self.results: dict[int, _Result] = {}
         self.problems: list[str] = []
+        self._windows: dict[str, exp.Expr] = {}  # named windows of the select being traced
 
     def run(self, tree: exp.Query) -> _Result | None:
         root = build_scope(tree)
@@ -173,8 +175,18 @@ class _Tracer:
             return self._set_operation(scope, node)
         if isinstance(node, exp.Select):
             return self._select(scope, node)
-        self.problems.append(f"cannot trace a {node.key.upper()} scope")
-        return _Result([], [])
+        return self._table_function(scope, node)
+
+    def _table_function(self, scope: Scope, node: exp.Expr) -> _Result:
+        """VALUES (constants) or a table function such as unnest(o.tags): every column it
+        yields is computed from its arguments."""
+        names = list(node.alias_column_names) or ([node.alias] if node.alias else [])
+        sources: Sources = {}
+        if not isinstance(node, exp.Values):
+            for arg in node.iter_expressions():
+                if not isinstance(arg, exp.TableAlias):
+                    self._walk(arg, TRANSFORMATION, scope, {}, sources)
+        return _Result(names, [dict(sources) for _ in names], default=sources)
 
     def _set_operation(self, scope: Scope, node: exp.SetOperation) -> _Result:
         branches = [self.results.get(id(s)) for s in scope.set_operation_scopes]
@@ -199,6 +211,7 @@ class _Tracer:
         return _Result(names, columns, rows)
 
     def _select(self, scope: Scope, select: exp.Select) -> _Result:
+        self._windows = {w.name: w for w in select.args.get("windows") or ()}
         names: list[str] = []
         columns: list[Sources] = []
         aliases: dict[str, Sources] = {}
@@ -263,10 +276,15 @@ class _Tracer:
         if isinstance(node, exp.Window):
             self._walk(node.this, ctx, scope, aliases, out)
             inner = _push(ctx, WINDOW)
-            for part in node.args.get("partition_by") or ():
-                self._walk(part, inner, scope, aliases, out)
-            if node.args.get("order") is not None:
-                self._walk(node.args["order"], inner, scope, aliases, out)
+            specs: list[exp.Expr] = [node]
+            named = node.args.get("alias")
+            if isinstance(named, exp.Identifier) and named.name in self._windows:
+                specs.append(self._windows[named.name])  # `over w`, `window w as (...)`
+            for spec in specs:
+                for part in spec.args.get("partition_by") or ():
+                    self._walk(part, inner, scope, aliases, out)
+                if spec.args.get("order") is not None:
+                    self._walk(spec.args["order"], inner, scope, aliases, out)
             return
         if isinstance(node, exp.Filter):  # sum(x) filter (where y > 0)
             self._walk(node.this, ctx, scope, aliases, out)
@@ -311,7 +329,10 @@ class _Tracer:
             outer = outer.parent
         if isinstance(source, Scope):
             child = self.results.get(id(source))
-            sources = child.by_name.get(column.name) if child is not None else None
+            if child is None:  # a recursive CTE reading itself: its first branch says it all
+                log.debug("lineage: %s.%s reads a scope not traced yet", table, column.name)
+                return
+            sources = child.by_name.get(column.name, child.default)
             if sources is None:
                 self.problems.append(f"`{table}.{column.name}` cannot be traced")
                 return
