@@ -239,15 +239,9 @@ class _Tracer:
             if clause is not None:
                 self._walk(clause, subtype, scope, aliases, rows)
         for join in select.args.get("joins") or ():
-            for key in ("on", "using"):
-                condition = join.args.get(key)
-                if isinstance(condition, exp.Expr):
-                    self._walk(condition, JOIN, scope, aliases, rows)
-                elif isinstance(condition, list):
-                    for ident in condition:  # USING (k) left as is: the key of every side
-                        for source_name in scope.selected_sources:
-                            col = exp.column(ident.name, table=source_name)
-                            self._walk(col, JOIN, scope, aliases, rows)
+            condition = join.args.get("on")  # qualify has turned USING (k) into ON
+            if isinstance(condition, exp.Expr):
+                self._walk(condition, JOIN, scope, aliases, rows)
         group = select.args.get("group")
         if group is not None:
             if group.args.get("all"):

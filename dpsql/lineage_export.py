@@ -68,7 +68,7 @@ def _headline(node: Node) -> str:
     return "  ".join(parts)
 
 
-def _describe(node: Node, link: Link | None, upstream: bool) -> str:
+def _describe(node: Node, link: Link | None) -> str:
     text = node.id
     if node.detail:
         text += f"  {node.detail}"
@@ -96,7 +96,7 @@ def _tree(root: str, nodes: dict[str, Node], children: dict[str, list[Link]],
             last = i == len(links) - 1
             branch = "└── " if last else "├── "
             seen = other in expanded and bool(children.get(other))
-            lines.append(prefix + branch + _describe(node, link, upstream) + (" (see above)"
+            lines.append(prefix + branch + _describe(node, link) + (" (see above)"
                                                                                if seen else ""))
             if not seen:
                 expanded.add(other)

@@ -1,5 +1,5 @@
 """Questions asked of the lineage graphs, answered as a `Subgraph`: plain nodes and links that
-every output format (text, JSON, Mermaid, DOT, the docs site) draws the same way.
+every output format (text, JSON, Mermaid, DOT, OpenLineage) draws the same way.
 
 Distances: 0 is the thing asked about, -n is n steps upstream, +n is n steps downstream.
 """
