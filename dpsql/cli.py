@@ -256,3 +256,72 @@ def query(project_dir: Path, sql: str, limit: int) -> None:
     console.table("", columns, rows)
     if total > len(rows):
         console.print(f"({len(rows)} of {total} rows shown; use --limit to see more)")
+
+
+LINEAGE_FORMATS = ("text", "json", "mermaid", "dot", "openlineage")
+
+
+@main.command()
+@project_dir_option
+@click.argument("target", required=False)
+@click.option("--upstream", is_flag=True, help="Only what TARGET is computed from.")
+@click.option("--downstream", is_flag=True, help="Only what is computed from TARGET.")
+@click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Follow at most N steps each way (default: all the way).")
+@click.option("--row-level", is_flag=True,
+              help="For columns, also follow the columns that filter, join, group or sort "
+                   "the rows (OpenLineage's dataset-level INDIRECT lineage).")
+@click.option("--format", "fmt", type=click.Choice(LINEAGE_FORMATS), default="text",
+              show_default=True, help="text: a tree; json: see docs/lineage.md; mermaid and "
+                                      "dot: diagrams; openlineage: run events, one per line.")
+@handle_errors
+def lineage(project_dir: Path, target: str | None, upstream: bool, downstream: bool,
+            depth: int | None, row_level: bool, fmt: str) -> None:
+    """Show lineage across data products, at product, model or column level.
+
+    \b
+    TARGET is one of:
+      (nothing)                  the product graph, grouped by domain
+      PRODUCT                    products upstream and downstream, e.g. revenue
+      PRODUCT.MODEL              models, e.g. orders.fct_orders (or a port: orders.orders)
+      PRODUCT.RELATION.COLUMN    columns, e.g. revenue.monthly_revenue.net_revenue, where the
+                                 relation is a port, a model or an input; a raw input column
+                                 is PRODUCT.INPUT.COLUMN, e.g. orders.raw_orders.amount_cents
+    Without --upstream or --downstream, both are shown.
+    """
+    from dpsql.console import Console
+    from dpsql.lineage_export import FORMATS
+    from dpsql.lineage_graph import build_graph, lineage_diagnostics, resolve_target
+    from dpsql.lineage_openlineage import to_openlineage
+    from dpsql.lineage_query import ask
+
+    console = Console(Path.cwd())
+    graph = build_graph(_compile(project_dir, console, write=False))
+    console.diagnostics(lineage_diagnostics(graph))
+    found = resolve_target(graph, target) if target else None
+    both = not upstream and not downstream
+    sub = ask(graph, found, upstream=upstream or both, downstream=downstream or both,
+              depth=depth, row_level=row_level)
+    click.echo(to_openlineage(graph, sub) if fmt == "openlineage" else FORMATS[fmt](sub),
+               nl=False)
+
+
+@main.command()
+@project_dir_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder to write (default: target/docs in the workspace).")
+@handle_errors
+def docs(project_dir: Path, out: Path | None) -> None:
+    """Write a static documentation site: the product graph, a page per product, and column
+    lineage to click through. It works offline: open target/docs/index.html in a browser.
+    """
+    from dpsql.console import Console
+    from dpsql.docs_site import write_site
+    from dpsql.lineage_graph import build_graph, lineage_diagnostics
+
+    console = Console(Path.cwd())
+    compiled = _compile(project_dir, console, write=False)
+    graph = build_graph(compiled)
+    console.diagnostics(lineage_diagnostics(graph))
+    index = write_site(graph, out or compiled.project.root / "target" / "docs")
+    console.print(f"Wrote the docs site: {index}")

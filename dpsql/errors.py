@@ -129,4 +129,6 @@ CODES: dict[str, str] = {
     "DP401": "model failed to build",
     "DP402": "warehouse cannot be opened",
     "DP403": "a query given to `dpsql query` failed",
+    "DP501": "`dpsql lineage` names no product, model, port, input or column",
+    "DP502": "column lineage of a model is incomplete",
 }
