@@ -12,6 +12,7 @@ from dpsql import __version__
 from dpsql.config import ColumnSpec, InputSpec, OutputSpec
 from dpsql.engine import RunResult
 from dpsql.project import CompiledModel, CompiledProject, Product
+from dpsql.results import TestRun
 
 MANIFEST_VERSION = 1
 
@@ -138,8 +139,20 @@ def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:
         "metadata": {"dpsql_version": __version__, "elapsed_seconds": round(run.seconds, 4)},
         "results": [
             {"id": r.id, "status": r.status, "seconds": round(r.seconds, 4), "rows": r.rows,
-             "relation": r.relation, "materialized": r.materialized, "message": r.message}
+             "relation": r.relation, "materialized": r.materialized, "message": r.message,
+             **({"mode": r.mode} if r.mode else {}),
+             "tests": [c.to_dict() for c in r.checks]}
             for r in run.results
         ],
+    })
+    return path
+
+
+def write_test_results(compiled: CompiledProject, run: TestRun) -> Path:
+    """target/test_results.json: each data test's status, failing-row count and sample."""
+    path = target_dir(compiled) / "test_results.json"
+    write_json(path, {
+        "metadata": {"dpsql_version": __version__, "elapsed_seconds": round(run.seconds, 4)},
+        "results": [r.to_dict() for r in run.results],
     })
     return path
