@@ -140,7 +140,7 @@ def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:
         "results": [
             {"id": r.id, "status": r.status, "seconds": round(r.seconds, 4), "rows": r.rows,
              "relation": r.relation, "materialized": r.materialized, "message": r.message,
-             **({"mode": r.mode} if r.mode else {}),
+             **({"mode": r.mode} if r.mode else {}), **({"code": r.code} if r.code else {}),
              "tests": [c.to_dict() for c in r.checks]}
             for r in run.results
         ],

@@ -85,10 +85,10 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
     started = time.perf_counter()
 
     def result(status: str, rows: int | None = None, message: str = "",
-               checks: tuple[CheckResult, ...] = ()) -> ModelResult:
+               checks: tuple[CheckResult, ...] = (), code: str = "") -> ModelResult:
         return ModelResult(model.id, status, time.perf_counter() - started, rows, message,
                            str(model.relation), model.config.materialized, checks,
-                           mode if model.config.materialized == "incremental" else "")
+                           mode if model.config.materialized == "incremental" else "", code)
 
     try:
         cursor.execute("BEGIN TRANSACTION")
@@ -103,8 +103,9 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
                 cursor.execute("ROLLBACK")
                 what = "; ".join(f"{c.name}: {c.message}" for c in bad[:3])
                 more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+                code = bad[0].diagnostic.code if bad[0].diagnostic else "DP604"
                 return result(FAIL, rows, f"not published, the previous version stays: "
-                              f"{what}{more}", tuple(checks))
+                              f"{what}{more}", tuple(checks), code)
             if job.state_row is not None:
                 state.write_one(cursor, job.state_row)
             cursor.execute("COMMIT")
@@ -113,10 +114,11 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
                 cursor.execute("ROLLBACK")
             raise
     except IncrementalSchemaError as exc:
-        return result(ERROR, message=str(exc))
+        return result(ERROR, message=str(exc), code="DP407")
     except duckdb.Error as exc:
         text = str(exc).strip()
-        return result(ERROR, message=text.splitlines()[0] if text else type(exc).__name__)
+        return result(ERROR, message=text.splitlines()[0] if text else type(exc).__name__,
+                      code="DP401")
     return result(SUCCESS, rows, checks=tuple(checks))
 
 
@@ -176,7 +178,7 @@ def _check_columns(job: Job) -> None:
     parts = ([f"added {', '.join(added)}"] if added else []) + (
         [f"removed {', '.join(removed)}"] if removed else [])
     raise IncrementalSchemaError(
-        f"[DP407] the columns of incremental model {model.id} changed ({'; '.join(parts)}) "
+        f"the columns of incremental model {model.id} changed ({'; '.join(parts)}) "
         f"since {model.relation} was built; rebuild it with `dpsql build --full-refresh "
         f"--select {model.id}`")
 

@@ -42,7 +42,9 @@ def detail_lines(result: ModelResult) -> list[str]:
     """What to show under a result that is not OK: the reason, failing checks and samples."""
     lines = []
     if result.message and result.status != "success":
-        lines.append(f"      {result.message}")
+        code = f"[{result.code}]" if result.code else ""
+        prefix = "error" + code + ": " if result.status in ("error", "fail") else ""
+        lines.append(f"      {prefix}{result.message}")
     for check in result.checks:
         if not check.ok:
             lines.extend(check_lines(check, indent="      "))

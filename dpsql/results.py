@@ -49,6 +49,7 @@ class ModelResult:
     materialized: str = ""
     checks: tuple[CheckResult, ...] = ()
     mode: str = ""  # incremental models: "incremental" or "full"
+    code: str = ""  # the diagnostic code of a failure (DP401, DP407, DP604, ...)
 
     @property
     def ok(self) -> bool:
