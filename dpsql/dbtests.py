@@ -25,6 +25,7 @@ from sqlglot import exp
 
 from dpsql import sql as sqlmod
 from dpsql.config import ColumnSpec, OutputSpec
+from dpsql.dtypes import canonical
 from dpsql.errors import Diagnostic, Location, error
 from dpsql.project import CompiledModel, DataTest, Product, Project, Relation
 from dpsql.results import CheckResult
@@ -83,6 +84,11 @@ def _column_test(project: Project, product: Product, port: OutputSpec, column: C
             return None, error("DP602", f"accepted_values on `{product.name}.{port.name}."
                                f"{column.name}` needs a list of values", where,
                                "write `{accepted_values: [a, b, c]}`")
+        if any(isinstance(v, bool) for v in values) and _is_text(column.type):
+            return None, error("DP602", f"accepted_values on `{product.name}.{port.name}."
+                               f"{column.name}` holds a boolean, but the column is text",
+                               where, "YAML reads unquoted yes/no/on/off/true/false (and NO, "
+                               "the country) as booleans: quote them, e.g. ['NO', 'SE']")
         query = _accepted_values(relation, column.name, values)
     else:
         target, problem = _relationship_target(project, product, args, column, where, models)
@@ -95,6 +101,15 @@ def _column_test(project: Project, product: Product, port: OutputSpec, column: C
             depends.append(parent_model)
     return DataTest(name, kind, product.name, sqlmod.generate(query), tuple(depends), where,
                     model=model_id, column=column.name), None
+
+
+def _is_text(type_text: str | None) -> bool:
+    if not type_text:
+        return False
+    try:
+        return canonical(type_text) == "VARCHAR"
+    except ValueError:
+        return False
 
 
 def _kind_and_args(raw: Any) -> tuple[str, Any]:

@@ -102,23 +102,51 @@ def run(compiled: CompiledProject, plan: Plan, options: BuildOptions | None = No
         con.close()
 
 
-def attach_tests(compiled: CompiledProject, rebuild: set[str]
+def reads(compiled: CompiledProject, deps: Sequence[str], product: str, inputs: Sequence[str]
+          ) -> tuple[set[str], set[tuple[str, str]]]:
+    """The models with a relation, and the (product, input) ports, read through `deps` and
+    `inputs`, looking through ephemeral models (which are inlined in their readers)."""
+    models: set[str] = set()
+    ports = {(product, i) for i in inputs}
+    stack = list(deps)
+    seen: set[str] = set()
+    while stack:
+        mid = stack.pop()
+        model = compiled.models.get(mid)
+        if mid in seen or model is None:
+            continue
+        seen.add(mid)
+        if model.config.materialized == "ephemeral":
+            stack.extend(model.depends_on)
+            ports.update((model.product, i) for i in model.inputs)
+        else:
+            models.add(mid)
+    return models, ports
+
+
+def attach_tests(compiled: CompiledProject, rebuild: set[str], catalog: Catalog
                  ) -> tuple[dict[str, list[DataTest]], dict[str, set[str]]]:
     """Which rebuilt model runs each data test before it is published, and the waits that adds.
 
     A test runs with the last (in dependency order) of the models it reads that are rebuilt;
-    that model then waits for the others, so the test sees all of them new.
+    that model then waits for the others, so the test sees all of them new. A test that also
+    reads a relation which is neither rebuilt nor in the warehouse is left to `dpsql test`.
     """
     position = {mid: i for i, mid in enumerate(compiled.order)}
     attached: dict[str, list[DataTest]] = {}
     waits: dict[str, set[str]] = {}
+
+    def present(mid: str) -> bool:
+        return mid in rebuild or catalog.kind(compiled.models[mid].relation) is not None
+
     for test in compiled.tests:
-        reads = [d for d in test.depends_on if d in rebuild]
-        if not reads:
+        models, _ = reads(compiled, test.depends_on, test.product, ())
+        rebuilt = [d for d in models if d in rebuild]
+        if not rebuilt or not all(present(d) for d in models):
             continue
-        host = max(reads, key=lambda m: position.get(m, -1))
+        host = max(rebuilt, key=lambda m: position.get(m, -1))
         attached.setdefault(host, []).append(test)
-        waits.setdefault(host, set()).update(d for d in reads if d != host)
+        waits.setdefault(host, set()).update(d for d in rebuilt if d != host)
     return attached, waits
 
 
@@ -136,6 +164,29 @@ class _Build:
     stored: dict[str, state.Stored] = field(default_factory=dict)
     fingerprints: state.Fingerprints | None = None
     pending_rows: list[state.Row] = field(default_factory=list)
+    _reads: dict[str, tuple[set[str], set[tuple[str, str]]]] = field(default_factory=dict)
+
+    def reads(self, mid: str) -> tuple[set[str], set[tuple[str, str]]]:
+        """What model `mid` reads (see reads()), remembered."""
+        found = self._reads.get(mid)
+        if found is None:
+            model = self.compiled.models[mid]
+            found = self._reads[mid] = reads(self.compiled, model.depends_on, model.product,
+                                             model.inputs)
+        return found
+
+    def file_inputs(self, mids: Sequence[str]) -> list[tuple[str, str, Relation, str]]:
+        """(product, input, relation, reader SQL) of the file inputs the models read."""
+        out = []
+        wanted = sorted({port for mid in mids for port in self.reads(mid)[1]})
+        for product_name, input_name in wanted:
+            product = self.compiled.project.by_name[product_name]
+            spec = product.spec.input(input_name)
+            if spec is None or spec.kind != "file" or spec.file is None or not spec.file_format:
+                continue
+            out.append((product_name, input_name, product.relation_of_input(spec),
+                        file_reader_sql(spec.file, spec.file_format)))
+        return out
 
     # --- before the first model -------------------------------------------------------------
 
@@ -163,17 +214,15 @@ class _Build:
             row = self._row(mid) if model.config.materialized == "incremental" else None
             self.jobs[mid] = Job(model, catalog.kind(model.relation),
                                  columns.get(model.relation), self.options.full_refresh, row)
-        self.tests_by_model, self.waits = attach_tests(compiled, set(rebuild))
+        self.tests_by_model, self.waits = attach_tests(compiled, set(rebuild), catalog)
         state.ensure(con, state.SCHEMA in catalog.schemas, has_state)
+        files = self.file_inputs(rebuild)
         schemas = {compiled.models[m].relation.schema for m in rebuild} | {
-            compiled.project.by_name[m.product].relation_of_input(spec).schema
-            for m in (compiled.models[r] for r in rebuild) for i in m.inputs
-            if (spec := compiled.project.by_name[m.product].spec.input(i)) is not None
-            and spec.kind == "file"}
+            relation.schema for _, _, relation, _ in files}
         for schema in sorted(schemas - catalog.schemas):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         state.forget(con, rebuild)
-        self._publish_inputs(rebuild, catalog)
+        self._publish_inputs(files, catalog)
         log.info("rebuilding %d models, %d unchanged", len(rebuild), len(self.unchanged))
 
     def _needs_build(self, mid: str, catalog: Catalog) -> bool:
@@ -196,17 +245,10 @@ class _Build:
                    if model.port else None)
         return state.Row(mid, str(model.relation), self.fingerprints.of(mid), version)
 
-    def _publish_inputs(self, rebuild: list[str], catalog: Catalog) -> None:
+    def _publish_inputs(self, files: list[tuple[str, str, Relation, str]],
+                        catalog: Catalog) -> None:
         """The file inputs the rebuilt models read, as views in `<product>_internal`."""
-        wanted = {(self.compiled.models[m].product, i) for m in rebuild
-                  for i in self.compiled.models[m].inputs}
-        for product_name, input_name in sorted(wanted):
-            product = self.compiled.project.by_name[product_name]
-            spec = product.spec.input(input_name)
-            if spec is None or spec.kind != "file" or spec.file is None or not spec.file_format:
-                continue
-            relation = product.relation_of_input(spec)
-            sql = file_reader_sql(spec.file, spec.file_format)
+        for product_name, input_name, relation, sql in files:
             row = state.Row(f"{product_name}:{input_name}", str(relation), state.digest(sql))
             stored = self.stored.get(row.id)
             kind = catalog.kind(relation)
@@ -254,7 +296,7 @@ class _Build:
         waiting: dict[str, set[str]] = {}
         children: dict[str, list[str]] = {m: [] for m in jobs}
         for mid in jobs:
-            preds = {d for d in jobs[mid].model.depends_on if d in jobs} | {
+            preds = {d for d in self.reads(mid)[0] if d in jobs} | {
                 d for d in self.waits.get(mid, ()) if d in jobs}
             waiting[mid] = preds
             for pred in preds:
@@ -312,12 +354,13 @@ class _Build:
 
     def _blocked(self, mid: str, failed: set[str]) -> ModelResult | None:
         model = self.compiled.models[mid]
-        upstream = [d for d in model.depends_on if d in failed]
-        bad_inputs = [i for i in model.inputs if (model.product, i) in self.broken_inputs]
+        models, ports = self.reads(mid)
+        upstream = sorted(d for d in models if d in failed)
+        bad_inputs = sorted(p for p in ports if p in self.broken_inputs)
         if not upstream and not bad_inputs:
             return None
         why = (f"upstream {upstream[0]} did not build" if upstream
-               else f"input {bad_inputs[0]}: {self.broken_inputs[(model.product, bad_inputs[0])]}")
+               else f"input {bad_inputs[0][1]}: {self.broken_inputs[bad_inputs[0]]}")
         return ModelResult(mid, SKIPPED, message=why, relation=str(model.relation),
                            materialized=model.config.materialized)
 

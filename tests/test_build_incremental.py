@@ -174,9 +174,10 @@ def test_changed_columns_need_a_full_refresh(tmp_path: Path) -> None:
     model = root / "events" / "models" / "events.sql"
     model.write_text(model.read_text().replace("updated::date as updated",
                                                "updated::date as updated, 1 as extra"))
-    (root / "events" / "product.yml").write_text(
-        (root / "events" / "product.yml").read_text().replace(
-            "{name: updated, type: date}", "{name: updated, type: date}\n      - {name: extra, type: integer}"))
+    yml = root / "events" / "product.yml"
+    yml.write_text(yml.read_text().replace(
+        "{name: updated, type: date}",
+        "{name: updated, type: date}\n      - {name: extra, type: integer}"))
     result = build(root, ok=False)
     assert result.exit_code == 1
     assert "DP407" in result.output and "--full-refresh" in result.output, explain(result)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from buildkit import build, explain, query, relations, run_results, with_status, write_files
 
 FILES = {
