@@ -42,7 +42,7 @@ from dpsql.results import (
     TestRun,
 )
 from dpsql.schema import file_reader_sql
-from dpsql.warehouse import Catalog, connect, read_catalog, read_columns, read_query
+from dpsql.warehouse import Catalog, connect, quiet, read_catalog, read_columns, read_query
 
 __all__ = ["BuildOptions", "ModelResult", "Reporter", "RunResult", "connect", "read_query", "run"]
 
@@ -394,7 +394,7 @@ class _Cursors:
         cursor = getattr(self.local, "cursor", None)
         if cursor is None:
             with self.lock:
-                cursor = self.local.cursor = self.con.cursor()
+                cursor = self.local.cursor = quiet(self.con.cursor())
                 self.all.append(cursor)
         return cursor
 

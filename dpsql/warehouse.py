@@ -26,7 +26,7 @@ def connect(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConne
     """Open the warehouse, with a clear message when that is not possible."""
     where = Location(warehouse)
     if str(warehouse) == ":memory:":
-        return duckdb.connect(":memory:")
+        return quiet(duckdb.connect(":memory:"))
     if read_only and not warehouse.is_file():
         raise DpsqlError(error("DP402", f"there is no warehouse at {warehouse} yet", where,
                                "run `dpsql build` first"))
@@ -38,7 +38,7 @@ def connect(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConne
         raise DpsqlError(error("DP402", f"the warehouse folder {folder} is read-only", where,
                                "make it writable, or point `warehouse:` in dpsql.yml elsewhere"))
     try:
-        return duckdb.connect(str(warehouse), read_only=read_only)
+        return quiet(duckdb.connect(str(warehouse), read_only=read_only))
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -57,6 +57,12 @@ def connect(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConne
         raise DpsqlError(error("DP402", f"cannot open the warehouse {warehouse.name}: "
                                f"{_first_line(str(exc))}", where,
                                "check that the file is a DuckDB database")) from None
+
+
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No DuckDB progress bar: dpsql draws its own display."""
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _first_line(message: str) -> str:
