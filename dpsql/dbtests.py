@@ -100,7 +100,7 @@ def _column_test(project: Project, product: Product, port: OutputSpec, column: C
         if parent_model is not None and parent_model not in depends:
             depends.append(parent_model)
     return DataTest(name, kind, product.name, sqlmod.generate(query), tuple(depends), where,
-                    model=model_id, column=column.name), None
+                    model=model_id, column=column.name, check_sql=_check_sql(query)), None
 
 
 def _is_text(type_text: str | None) -> bool:
@@ -206,7 +206,18 @@ def _relationships(relation: Relation, column: str, parent: Relation, field: str
 def singular_test(compiled: CompiledModel, tree: exp.Query) -> DataTest:
     """A `tests/*.sql` file, compiled like a model (its tree with ephemeral models inlined)."""
     return DataTest(f"{compiled.product}.{compiled.name}", "singular", compiled.product,
-                    sqlmod.generate(tree), compiled.depends_on, Location(compiled.source.path, 1))
+                    sqlmod.generate(tree), compiled.depends_on, Location(compiled.source.path, 1),
+                    check_sql=_check_sql(tree))
+
+
+def _check_sql(query: exp.Query) -> str:
+    """`SELECT *, count(*) OVER () FROM (<query>) LIMIT n`: a sample and the count, one pass."""
+    count = exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), _COUNT)
+    wrapped = (exp.select(exp.Star(), count)
+               .from_(exp.Subquery(this=query.copy(), alias=exp.TableAlias(
+                   this=exp.to_identifier("__dpsql_test"))))
+               .limit(SAMPLE_ROWS))
+    return wrapped.sql(dialect=sqlmod.DIALECT)
 
 
 # --- running (build and test time) ----------------------------------------------------------
@@ -217,11 +228,9 @@ def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SA
     """Run one test through `cursor` (inside its transaction, if one is open)."""
     started = time.perf_counter()
     try:
-        relation = cursor.sql(test.sql)
-        if relation is None:  # not a query: cannot happen for a compiled test
-            raise duckdb.InvalidInputException("the test is not a query")
-        columns = tuple(relation.columns)
-        rows = relation.project(f"*, count(*) OVER () AS {_COUNT}").limit(sample).fetchall()
+        found = cursor.execute(test.check_sql)
+        columns = tuple(d[0] for d in found.description or ())[:-1]
+        rows = found.fetchmany(sample)
     except duckdb.Error as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return CheckResult(test.name, "error", message=text,

@@ -196,6 +196,7 @@ class DataTest:
     location: Location
     model: str | None = None  # column tests: the id of the model feeding the tested port
     column: str | None = None
+    check_sql: str = ""  # what runs: the first failing rows, each with the count of all of them
 
 
 @dataclass(frozen=True)
