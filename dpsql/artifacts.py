@@ -40,6 +40,11 @@ def write_compiled(compiled: CompiledProject) -> Path:
         text = model.sql.rstrip() + "\n"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
+        if model.incremental_sql is not None:  # what runs when the table already exists
+            variant = path.with_suffix(".incremental.sql")
+            text = model.incremental_sql.rstrip() + "\n"
+            if not variant.exists() or variant.read_text(encoding="utf-8") != text:
+                variant.write_text(text, encoding="utf-8")
     return out
 
 

@@ -194,3 +194,5 @@ def test_is_incremental_reads_this(tmp_path: Path) -> None:
     compiled = root / "target" / "compiled" / "events" / "events.sql"
     build(root)
     assert '"events"."events"' not in compiled.read_text()  # the full variant
+    variant = compiled.with_suffix(".incremental.sql").read_text()
+    assert 'FROM "events"."events"' in variant
