@@ -101,11 +101,10 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
             bad = [c for c in checks if not c.ok]
             if bad:
                 cursor.execute("ROLLBACK")
-                what = "; ".join(f"{c.name}: {c.message}" for c in bad[:3])
-                more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
                 code = bad[0].diagnostic.code if bad[0].diagnostic else "DP604"
-                return result(FAIL, rows, f"not published, the previous version stays: "
-                              f"{what}{more}", tuple(checks), code)
+                failed = f"{len(bad)} of {len(checks)} test{'s' * (len(checks) != 1)} failed"
+                return result(FAIL, rows, f"{failed}: not published, the previous version "
+                              "stays", tuple(checks), code)
             if job.state_row is not None:
                 state.write_one(cursor, job.state_row)
             cursor.execute("COMMIT")

@@ -143,7 +143,8 @@ class LiveProgress:
         for mid, (materialized, started) in running:
             table.add_row(Spinner("dots", style="cyan"), Text(mid), Text(materialized, "dim"),
                           Text(f"{now - started:6.1f}s", "dim"))
-        status = f"{done}/{total or '?'} done, {len(running)} running"
+        status = (f"{done}/{total} done, {len(running)} running" if total
+                  else "reading the warehouse")
         if failed:
             status += f", {failed} not built"
         status += f"  {now - self._started:.1f}s"
