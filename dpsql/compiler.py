@@ -19,8 +19,8 @@ from types import MappingProxyType
 from dpsql import sql as sqlmod
 from dpsql.dag import topological_order
 from dpsql.dbtests import column_tests, singular_test
+from dpsql.ephemeral import Inliner, check_config, inline_ephemerals
 from dpsql.errors import Diagnostic, Location, error
-from dpsql.materializations import Inliner, check_config, inline_ephemerals
 from dpsql.project import (
     INTERNAL_SUFFIX,
     Column,

@@ -28,6 +28,7 @@ import duckdb
 
 from dpsql import preflight, state
 from dpsql.dbtests import run_test
+from dpsql.ephemeral import reads_through
 from dpsql.errors import DpsqlError
 from dpsql.materialize import Audit, Job, Staged, materialize
 from dpsql.plan import Plan
@@ -102,28 +103,6 @@ def run(compiled: CompiledProject, plan: Plan, options: BuildOptions | None = No
         con.close()
 
 
-def reads(compiled: CompiledProject, deps: Sequence[str], product: str, inputs: Sequence[str]
-          ) -> tuple[set[str], set[tuple[str, str]]]:
-    """The models with a relation, and the (product, input) ports, read through `deps` and
-    `inputs`, looking through ephemeral models (which are inlined in their readers)."""
-    models: set[str] = set()
-    ports = {(product, i) for i in inputs}
-    stack = list(deps)
-    seen: set[str] = set()
-    while stack:
-        mid = stack.pop()
-        model = compiled.models.get(mid)
-        if mid in seen or model is None:
-            continue
-        seen.add(mid)
-        if model.config.materialized == "ephemeral":
-            stack.extend(model.depends_on)
-            ports.update((model.product, i) for i in model.inputs)
-        else:
-            models.add(mid)
-    return models, ports
-
-
 def attach_tests(compiled: CompiledProject, rebuild: set[str], catalog: Catalog
                  ) -> tuple[dict[str, list[DataTest]], dict[str, set[str]]]:
     """Which rebuilt model runs each data test before it is published, and the waits that adds.
@@ -140,7 +119,7 @@ def attach_tests(compiled: CompiledProject, rebuild: set[str], catalog: Catalog
         return mid in rebuild or catalog.kind(compiled.models[mid].relation) is not None
 
     for test in compiled.tests:
-        models, _ = reads(compiled, test.depends_on, test.product, ())
+        models, _ = reads_through(compiled, test.depends_on, test.product, ())
         rebuilt = [d for d in models if d in rebuild]
         if not rebuilt or not all(present(d) for d in models):
             continue
@@ -167,12 +146,12 @@ class _Build:
     _reads: dict[str, tuple[set[str], set[tuple[str, str]]]] = field(default_factory=dict)
 
     def reads(self, mid: str) -> tuple[set[str], set[tuple[str, str]]]:
-        """What model `mid` reads (see reads()), remembered."""
+        """What model `mid` reads (see reads_through()), remembered."""
         found = self._reads.get(mid)
         if found is None:
             model = self.compiled.models[mid]
-            found = self._reads[mid] = reads(self.compiled, model.depends_on, model.product,
-                                             model.inputs)
+            found = self._reads[mid] = reads_through(self.compiled, model.depends_on,
+                                                     model.product, model.inputs)
         return found
 
     def file_inputs(self, mids: Sequence[str]) -> list[tuple[str, str, Relation, str]]:

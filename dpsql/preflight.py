@@ -16,6 +16,7 @@ import duckdb
 
 from dpsql.config import InputSpec
 from dpsql.dtypes import canonical
+from dpsql.ephemeral import reads_through
 from dpsql.errors import Diagnostic, error
 from dpsql.project import Column, CompiledModel, CompiledProject, Relation
 from dpsql.state import Stored
@@ -24,42 +25,36 @@ from dpsql.warehouse import Catalog, read_columns
 
 
 def outside_reads(compiled: CompiledProject, planned: Iterable[str]
-                  ) -> dict[str, list[tuple[CompiledModel, str | None]]]:
-    """Models read from outside the plan -> the (consumer, input name) pairs reading them.
+                  ) -> dict[str, list[tuple[CompiledModel, InputSpec | None]]]:
+    """Models read from outside the plan -> the consumers reading them, each with the input
+    port it reads them through (None for a model of its own product).
 
     An ephemeral model outside the plan is inlined in its consumers, so what it reads counts.
     """
     inside = set(planned)
-    found: dict[str, list[tuple[CompiledModel, str | None]]] = {}
-    models = compiled.models
-    for mid in inside:
-        consumer = models[mid]
-        stack = list(consumer.depends_on)
-        seen: set[str] = set()
-        while stack:
-            dep = stack.pop()
-            if dep in seen or dep in inside or dep not in models:
-                continue
-            seen.add(dep)
-            upstream = models[dep]
-            if upstream.config.materialized == "ephemeral":
-                stack.extend(upstream.depends_on)
-                continue
-            found.setdefault(dep, []).append((consumer, _input_reading(compiled, consumer, dep)))
+    found: dict[str, list[tuple[CompiledModel, InputSpec | None]]] = {}
+    for mid in sorted(inside):
+        consumer = compiled.models[mid]
+        if consumer.config.materialized == "ephemeral":
+            continue  # its readers carry it
+        deps, ports = reads_through(compiled, consumer.depends_on, consumer.product,
+                                    consumer.inputs)
+        for dep in sorted(deps - inside):
+            found.setdefault(dep, []).append((consumer, _input_reading(compiled, ports, dep)))
     return found
 
 
-def _input_reading(compiled: CompiledProject, consumer: CompiledModel, dep: str) -> str | None:
-    """The name of the consumer's input port that reads model `dep`, if any."""
-    product = compiled.project.by_name[consumer.product]
-    for name in consumer.inputs:
-        spec = product.spec.input(name)
+def _input_reading(compiled: CompiledProject, ports: Iterable[tuple[str, str]], dep: str
+                   ) -> InputSpec | None:
+    """The input port, among `ports`, that reads model `dep`, if any."""
+    for product_name, name in sorted(ports):
+        spec = compiled.project.by_name[product_name].spec.input(name)
         if spec is None or spec.kind != "product":
             continue
         producer = compiled.project.product(spec.product or "")
         port = producer.spec.output(spec.port or "") if producer else None
         if port is not None and f"{spec.product}.{port.model}" == dep:
-            return name
+            return spec
     return None
 
 
@@ -83,13 +78,11 @@ def check(compiled: CompiledProject, planned: Iterable[str], catalog: Catalog,
         else:
             present[dep] = upstream.relation
     columns = read_columns(con, [present[d] for d in present
-                                 if any(name for _, name in reads[d])])
+                                 if any(spec for _, spec in reads[d])])
     for dep, relation in sorted(present.items()):
-        for consumer, input_name in reads[dep]:
-            if input_name is None:
+        for consumer, spec in reads[dep]:
+            if spec is None:
                 continue
-            spec = compiled.project.by_name[consumer.product].spec.input(input_name)
-            assert spec is not None
             problems.extend(_expectations(consumer, spec, relation, columns.get(relation, ())))
             problems.extend(_version(consumer, spec, relation, stored.get(dep)))
     return _dedupe(problems)

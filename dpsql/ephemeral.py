@@ -1,4 +1,4 @@
-"""The compile-time side of materializations: config checks, and ephemeral models inlined.
+"""Compile-time side of materializations: ephemeral models inlined as CTEs, config checks.
 
 An ephemeral model has no relation in the warehouse. Every model (and data test) that reads it
 carries its query as a CTE named `__dpsql_ephemeral_<name>`, put in front of its own CTEs. The
@@ -9,14 +9,14 @@ once, in dependency order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from sqlglot import exp
 
 from dpsql import sql as sqlmod
 from dpsql.errors import Diagnostic, Location, error, warning
-from dpsql.project import CompiledModel, Relation
+from dpsql.project import CompiledModel, CompiledProject, Relation
 
 EPHEMERAL_PREFIX = "__dpsql_ephemeral_"
 
@@ -128,6 +128,28 @@ def _split_with(tree: exp.Query) -> tuple[list[exp.CTE], list[exp.CTE]]:
     hoisted = [c for c in own.expressions if c.alias_or_name.startswith(EPHEMERAL_PREFIX)]
     kept = [c for c in own.expressions if not c.alias_or_name.startswith(EPHEMERAL_PREFIX)]
     return hoisted, kept
+
+
+def reads_through(compiled: CompiledProject, deps: Sequence[str], product: str,
+                  inputs: Sequence[str]) -> tuple[set[str], set[tuple[str, str]]]:
+    """The models with a relation, and the (product, input) ports, read through `deps` and
+    `inputs`, looking through ephemeral models (which are inlined in their readers)."""
+    models: set[str] = set()
+    ports = {(product, i) for i in inputs}
+    stack = list(deps)
+    seen: set[str] = set()
+    while stack:
+        mid = stack.pop()
+        model = compiled.models.get(mid)
+        if mid in seen or model is None:
+            continue
+        seen.add(mid)
+        if model.config.materialized == "ephemeral":
+            stack.extend(model.depends_on)
+            ports.update((model.product, i) for i in model.inputs)
+        else:
+            models.add(mid)
+    return models, ports
 
 
 def inline_ephemerals(models: Mapping[str, CompiledModel], order: Iterable[str]
