@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,11 +147,16 @@ def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:
             {"id": r.id, "status": r.status, "seconds": round(r.seconds, 4), "rows": r.rows,
              "relation": r.relation, "materialized": r.materialized, "message": r.message,
              **({"mode": r.mode} if r.mode else {}), **({"code": r.code} if r.code else {}),
+             **({"started_at": _iso(r.started_at)} if r.started_at else {}),
              "tests": [c.to_dict() for c in r.checks]}
             for r in run.results
         ],
     })
     return path
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
 
 
 def write_test_results(compiled: CompiledProject, run: TestRun) -> Path:

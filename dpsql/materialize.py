@@ -83,12 +83,14 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
     model = job.model
     mode = job.mode
     started = time.perf_counter()
+    wall = time.time()
 
     def result(status: str, rows: int | None = None, message: str = "",
                checks: tuple[CheckResult, ...] = (), code: str = "") -> ModelResult:
         return ModelResult(model.id, status, time.perf_counter() - started, rows, message,
                            str(model.relation), model.config.materialized, checks,
-                           mode if model.config.materialized == "incremental" else "", code)
+                           mode if model.config.materialized == "incremental" else "", code,
+                           wall)
 
     try:
         cursor.execute("BEGIN TRANSACTION")

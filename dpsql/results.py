@@ -50,6 +50,7 @@ class ModelResult:
     checks: tuple[CheckResult, ...] = ()
     mode: str = ""  # incremental models: "incremental" or "full"
     code: str = ""  # the diagnostic code of a failure (DP401, DP407, DP604, ...)
+    started_at: float = 0.0  # wall clock (epoch seconds) when its transaction began
 
     @property
     def ok(self) -> bool:
