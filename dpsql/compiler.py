@@ -38,6 +38,7 @@ from dpsql.templating import Renderer, model_config
 
 log = logging.getLogger("dpsql")
 
+
 def compile_project(project: Project, *, infer_schemas: bool = True) -> CompiledProject:
     diagnostics: list[Diagnostic] = list(check_inputs(project))
     renderer = Renderer(project)

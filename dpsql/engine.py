@@ -184,8 +184,9 @@ class _Build:
         self.fingerprints = state.Fingerprints(compiled, set(targets), self.stored)
         rebuild = [m for m in targets if self._needs_build(m, catalog)]
         self.unchanged = [m for m in targets if m not in set(rebuild)]
-        if not rebuild:
-            return
+        files = [f for f in self.file_inputs(targets) if self._stale_input(f, catalog)]
+        if not rebuild and not files:
+            return  # nothing to write: a build with nothing changed only reads
         incremental = [m for m in rebuild if self._incremental_run(m, catalog)]
         columns = read_columns(con, [compiled.models[m].relation for m in incremental])
         for mid in rebuild:
@@ -195,7 +196,6 @@ class _Build:
                                  columns.get(model.relation), self.options.full_refresh, row)
         self.tests_by_model, self.waits = attach_tests(compiled, set(rebuild), catalog)
         state.ensure(con, state.SCHEMA in catalog.schemas, has_state)
-        files = self.file_inputs(rebuild)
         schemas = {compiled.models[m].relation.schema for m in rebuild} | {
             relation.schema for _, _, relation, _ in files}
         for schema in sorted(schemas - catalog.schemas):
@@ -224,18 +224,20 @@ class _Build:
                    if model.port else None)
         return state.Row(mid, str(model.relation), self.fingerprints.of(mid), version)
 
+    def _stale_input(self, file: tuple[str, str, Relation, str], catalog: Catalog) -> bool:
+        """A file input's view is missing, differs from what it should be, or --full-refresh."""
+        product_name, input_name, relation, sql = file
+        stored = self.stored.get(f"{product_name}:{input_name}")
+        return (self.options.full_refresh or catalog.kind(relation) != "view" or stored is None
+                or stored.fingerprint != state.digest(sql))
+
     def _publish_inputs(self, files: list[tuple[str, str, Relation, str]],
                         catalog: Catalog) -> None:
-        """The file inputs the rebuilt models read, as views in `<product>_internal`."""
+        """File inputs as views in `<product>_internal` (the stale ones, see _stale_input)."""
         for product_name, input_name, relation, sql in files:
             row = state.Row(f"{product_name}:{input_name}", str(relation), state.digest(sql))
-            stored = self.stored.get(row.id)
-            kind = catalog.kind(relation)
-            if (kind == "view" and stored is not None and stored.fingerprint == row.fingerprint
-                    and not self.options.full_refresh):
-                continue
             try:
-                self._replace_view(relation, sql, kind)
+                self._replace_view(relation, sql, catalog.kind(relation))
             except duckdb.Error as exc:
                 self.broken_inputs[(product_name, input_name)] = str(exc).strip().splitlines()[0]
                 continue

@@ -195,3 +195,12 @@ def test_published_version_out_of_range_fails(root: Path) -> None:
     result = build(root, "--select", "cities", ok=False)
     assert result.exit_code == 1
     assert "DP410" in result.output and "2.0.0" in result.output, explain(result)
+
+
+def test_a_file_input_view_dropped_by_hand_is_published_again(root: Path) -> None:
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    con.execute("drop view people_internal.raw")
+    con.close()
+    build(root)
+    assert with_status(root, "unchanged") == ALL
+    assert query(root, "select count(*) from people_internal.stg_people") == [(3,)]
