@@ -133,18 +133,26 @@ def test_a_build_killed_midway_leaves_the_warehouse_consistent(tmp_path: Path) -
     assert query(root, "select count(*) from p_internal.inc") == [(20,)]  # appended once
 
 
-def test_a_build_killed_at_once_is_harmless(tmp_path: Path) -> None:
+def test_builds_killed_at_other_moments_leave_it_consistent(tmp_path: Path) -> None:
     root = write_files(tmp_path / "ws", {**FILES, "dpsql.yml": settings(1, SMALL)})
     build(root)
-    (root / "dpsql.yml").write_text(settings(2, SMALL))
-    for delay in (0.3, 0.9):
+    (root / "dpsql.yml").write_text(settings(2, BIG))
+    # while compiling, then at several points once models have started to publish
+    for wait_for_line, delay in ((False, 0.3), (True, 0.0), (True, 0.1), (True, 0.3)):
         proc = spawn_build(root)
-        time.sleep(delay)
-        proc.kill()
-        proc.wait(timeout=30)
+        try:
+            if wait_for_line:
+                assert proc.stdout is not None
+                proc.stdout.readline()
+            time.sleep(delay)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
         check_consistent(root)
+    (root / "dpsql.yml").write_text(settings(2, SMALL))
     build(root)
     assert set(check_consistent(root).values()) == {2}
+    assert query(root, "select count(*) from p_internal.inc") == [(20,)]
 
 
 def test_a_second_build_fails_at_once_with_a_clear_message(tmp_path: Path) -> None:
