@@ -5,8 +5,8 @@
     -> preflight: what the plan reads from outside itself is published and fits
     -> choose what to rebuild: changed fingerprint, missing relation, or --full-refresh
     -> publish the file inputs read, as views
-    -> build in parallel, honouring dependencies: each model is written, audited (data tests,
-       then any other audit) and published in one transaction (materialize.py)
+    -> build in parallel, honouring dependencies: each model is written, audited (see
+       standard_audits) and published in one transaction (materialize.py)
     -> record the fingerprints of what was published
 
 A model that fails keeps its previous version, its consumers are skipped, and the rest builds.

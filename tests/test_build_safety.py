@@ -209,3 +209,36 @@ def test_an_unwritable_warehouse_is_reported(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "DP402" in result.output, explain(result)
     assert "Traceback" not in result.output
+
+
+def test_ctrl_c_interrupts_running_models_and_rolls_them_back(tmp_path: Path) -> None:
+    from dpsql.compiler import compile_project
+    from dpsql.engine import BuildOptions, run
+    from dpsql.loader import load_project
+    from dpsql.plan import select
+
+    root = write_files(tmp_path / "ws", {**FILES, "dpsql.yml": settings(1, SMALL)})
+    build(root)
+    (root / "dpsql.yml").write_text(settings(2, BIG))
+    compiled = compile_project(load_project(root))
+
+    class CtrlC:
+        def begin(self, total: int) -> None:
+            pass
+
+        def started(self, model: object) -> None:
+            pass
+
+        def finished(self, result: object, done: int, total: int) -> None:
+            if done == 2:  # a_slow is still running
+                raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run(compiled, select(compiled), BuildOptions(threads=2), CtrlC())
+    assert time.monotonic() - started < 10  # the slow query was interrupted, not waited for
+    seen = check_consistent(root)
+    assert seen["p.a_slow"] == 1
+    (root / "dpsql.yml").write_text(settings(2, SMALL))
+    build(root)
+    assert set(check_consistent(root).values()) == {2}
