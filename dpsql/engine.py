@@ -394,7 +394,6 @@ class _Cursors:
             self.all.clear()
 
 
-
 # --- `dpsql test`: the data tests on what is published ----------------------------------------
 
 
