@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from dpsql import __version__
 from dpsql.config import ColumnSpec, InputSpec, OutputSpec
 from dpsql.engine import RunResult
 from dpsql.project import CompiledModel, CompiledProject, Product
+from dpsql.results import TestRun
 
 MANIFEST_VERSION = 1
 
@@ -39,6 +41,11 @@ def write_compiled(compiled: CompiledProject) -> Path:
         text = model.sql.rstrip() + "\n"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
+        if model.incremental_sql is not None:  # what runs when the table already exists
+            variant = path.with_suffix(".incremental.sql")
+            text = model.incremental_sql.rstrip() + "\n"
+            if not variant.exists() or variant.read_text(encoding="utf-8") != text:
+                variant.write_text(text, encoding="utf-8")
     return out
 
 
@@ -138,8 +145,25 @@ def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:
         "metadata": {"dpsql_version": __version__, "elapsed_seconds": round(run.seconds, 4)},
         "results": [
             {"id": r.id, "status": r.status, "seconds": round(r.seconds, 4), "rows": r.rows,
-             "relation": r.relation, "materialized": r.materialized, "message": r.message}
+             "relation": r.relation, "materialized": r.materialized, "message": r.message,
+             **({"mode": r.mode} if r.mode else {}), **({"code": r.code} if r.code else {}),
+             **({"started_at": _iso(r.started_at)} if r.started_at else {}),
+             "tests": [c.to_dict() for c in r.checks]}
             for r in run.results
         ],
+    })
+    return path
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def write_test_results(compiled: CompiledProject, run: TestRun) -> Path:
+    """target/test_results.json: each data test's status, failing-row count and sample."""
+    path = target_dir(compiled) / "test_results.json"
+    write_json(path, {
+        "metadata": {"dpsql_version": __version__, "elapsed_seconds": round(run.seconds, 4)},
+        "results": [r.to_dict() for r in run.results],
     })
     return path

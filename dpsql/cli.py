@@ -163,21 +163,33 @@ def check(project_dir: Path, fmt: str) -> None:
         sys.exit(1)
 
 
+def threads_option(func: F) -> F:
+    return click.option("-t", "--threads", type=click.IntRange(min=1), default=None,
+                        metavar="N", help="Models to run at once (default: `threads:` in "
+                        "dpsql.yml, else 4).")(func)
+
+
 @main.command(short_help="Compile and materialize models into the warehouse.")
 @project_dir_option
 @selection_options
+@threads_option
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild every selected model, changed or not; incremental models are "
+                   "rebuilt from scratch.")
 @handle_errors
-def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
+          threads: int | None, full_refresh: bool) -> None:
     """Compile, then materialize the selected models into the warehouse in dependency order.
 
-    Output ports go to schema <product>, internal models to <product>_internal. A model that
-    fails keeps its previous content; its downstream models are skipped, the others still
-    build, and the exit status is 1.
+    Output ports go to schema <product>, internal models to <product>_internal. Models whose
+    SQL, config, upstream models and input files are unchanged since they were built are
+    skipped. Each new version is tested (the port's column tests and singular tests) before
+    it is published. A model that fails keeps its previous version; its downstream models are
+    skipped, the others still build, and the exit status is 1.
     """
     from dpsql.artifacts import write_run_results
     from dpsql.console import Console
-    from dpsql.contracts import port_audit
-    from dpsql.engine import run
+    from dpsql.engine import BuildOptions, run
 
     console = Console(Path.cwd())
     compiled = _compile(project_dir, console)
@@ -185,9 +197,45 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]) 
     if not plan.models:
         console.print("Nothing selected to build.")
         return
-    result = run(compiled, plan, console.model_result, audit=port_audit(compiled))
+    options = BuildOptions(threads=threads or compiled.project.config.threads,
+                           full_refresh=full_refresh)
+    with console.build_progress() as progress:
+        result = run(compiled, plan, options, progress)
     write_run_results(compiled, result)
     console.run_summary(result)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command(name="test", short_help="Run the data tests on the warehouse.")
+@project_dir_option
+@selection_options
+@threads_option
+@handle_errors
+def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
+                 threads: int | None) -> None:
+    """Run the data tests on the published ports and models; exit status 1 if any fails.
+
+    Column tests come from the contracts in product.yml (not_null, unique, accepted_values,
+    relationships); singular tests are the queries in <product>/tests/*.sql, which must
+    return no rows. --select picks the tests that read the selected models.
+    """
+    from dpsql.artifacts import write_test_results
+    from dpsql.console import Console
+    from dpsql.engine import run_tests, select_tests
+
+    console = Console(Path.cwd())
+    compiled = _compile(project_dir, console)
+    tests = select_tests(compiled, _plan(compiled, select, exclude))
+    if not tests:
+        console.print("No data tests selected.")
+        return
+    result = run_tests(compiled, tests, threads or compiled.project.config.threads,
+                       console.check_result)
+    write_test_results(compiled, result)
+    failed = [r for r in result.results if not r.ok and r.diagnostic is not None]
+    console.diagnostics(r.diagnostic for r in failed if r.diagnostic is not None)
+    console.test_summary(result)
     if not result.ok:
         sys.exit(1)
 

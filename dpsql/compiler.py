@@ -1,6 +1,7 @@
 """From a loaded Project to a CompiledProject, as a short list of passes.
 
-    render -> parse -> resolve relations -> order (DAG, cycles) -> infer schemas
+    render -> parse -> resolve relations -> order (DAG, cycles) -> inline ephemeral models
+    -> infer schemas -> check materializations -> data tests
 
 Pure: reads the project's files and, for schemas, an in-memory DuckDB; never the warehouse
 except to read the catalog of `table:` inputs.
@@ -19,12 +20,15 @@ from dpsql import sql as sqlmod
 from dpsql import typing_pass
 from dpsql.contracts import check_interfaces
 from dpsql.dag import topological_order
+from dpsql.dbtests import column_tests, singular_test
+from dpsql.ephemeral import Inliner, check_config, inline_ephemerals
 from dpsql.errors import Diagnostic, Location, error
 from dpsql.project import (
     INTERNAL_SUFFIX,
     Column,
     CompiledModel,
     CompiledProject,
+    DataTest,
     ModelSource,
     Product,
     Project,
@@ -36,8 +40,6 @@ from dpsql.templating import Renderer, model_config
 
 log = logging.getLogger("dpsql")
 
-UNSUPPORTED = {"incremental", "ephemeral"}
-
 
 def compile_project(project: Project, *, infer_schemas: bool = True) -> CompiledProject:
     diagnostics: list[Diagnostic] = list(check_inputs(project))
@@ -46,21 +48,45 @@ def compile_project(project: Project, *, infer_schemas: bool = True) -> Compiled
     for product in project.products:
         for source in product.models:
             model = compile_model(project, product, source, renderer, diagnostics)
+            if model is not None and model.config.materialized == "incremental":
+                variant = compile_model(project, product, source, renderer, diagnostics,
+                                        incremental=True)
+                model = replace(model, incremental_sql=variant.sql if variant else None)
             if model is not None:
                 models[model.id] = model
     order, cycle_diagnostics = order_models(project, models)
     diagnostics.extend(cycle_diagnostics)
     diagnostics.extend(product_cycles(project, models))
+    models, inliner = inline_ephemerals(models, order)
     sources: dict[tuple[str, str], tuple[Column, ...] | None] = {}
     if infer_schemas:  # also past errors: models whose upstream failed are skipped below
         models, sources = infer(project, models, order, diagnostics)
+    diagnostics.extend(check_config(models))
+    tests = compile_tests(project, renderer, models, inliner, diagnostics)
     return check_interfaces(CompiledProject(
         project=project,
         models=MappingProxyType(models),
         order=tuple(order),
         diagnostics=tuple(_dedupe(diagnostics)),
         sources=MappingProxyType(sources),
+        tests=tests,
     ))
+
+
+def compile_tests(project: Project, renderer: Renderer, models: dict[str, CompiledModel],
+                  inliner: Inliner, diagnostics: list[Diagnostic]) -> tuple[DataTest, ...]:
+    """Column tests from the port contracts, and singular tests from `<product>/tests/*.sql`."""
+    tests: list[DataTest] = []
+    for product in project.products:
+        found, problems = column_tests(project, product, models)
+        tests.extend(found)
+        diagnostics.extend(problems)
+        for path in product.test_files:
+            source = ModelSource(product.name, path.stem, path, path.read_text(encoding="utf-8"))
+            compiled = compile_model(project, product, source, renderer, diagnostics)
+            if compiled is not None and compiled.tree is not None:
+                tests.append(singular_test(compiled, inliner.apply(compiled.tree)))
+    return tuple(tests)
 
 
 def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -110,19 +136,15 @@ class _Binding:
 
 
 def compile_model(project: Project, product: Product, source: ModelSource, renderer: Renderer,
-                  diagnostics: list[Diagnostic]) -> CompiledModel | None:
-    rendered = renderer.render(product, source)
+                  diagnostics: list[Diagnostic], *, incremental: bool = False
+                  ) -> CompiledModel | None:
+    """Render, parse and resolve one model; `incremental` renders is_incremental() as true."""
+    rendered = renderer.render(product, source, incremental=incremental)
     diagnostics.extend(rendered.diagnostics)
     if any(d.is_error for d in rendered.diagnostics):
         return None
     port = product.port_of_model.get(source.name)
     config = model_config(rendered.config, is_port=port is not None)
-    if config.materialized in UNSUPPORTED:
-        diagnostics.append(error(
-            "DP106", f"materialized='{config.materialized}' is not supported yet",
-            Location(source.path, _line_of(source.text, "materialized")),
-            "use 'view' or 'table'"))
-        return None
     try:
         tree = sqlmod.parse_query(rendered.sql)
     except sqlmod.SqlProblem as problem:
@@ -145,8 +167,8 @@ def compile_model(project: Project, product: Product, source: ModelSource, rende
             ok = False
             continue
         assert binding is not None
-        if binding.model_id:
-            depends[binding.model_id] = None
+        if binding.model_id and not (incremental and binding.model_id == source.id):
+            depends[binding.model_id] = None  # an incremental model may read itself
         if binding.input:
             inputs[binding.input] = None
         sqlmod.qualify_table(ref, binding.relation.schema, binding.relation.name)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console as RichConsole
 from rich.markup import escape
 from rich.table import Table
 
-from dpsql.engine import ModelResult, RunResult
 from dpsql.errors import Diagnostic
+from dpsql.progress import STATUS, LiveProgress, PlainProgress, check_lines
+from dpsql.results import FAIL, SKIPPED, SUCCESS, UNCHANGED, ModelResult, RunResult, TestRun
+
+if TYPE_CHECKING:
+    from dpsql.results import CheckResult
 
 _STYLE = {"error": "bold red", "warning": "yellow"}
-_STATUS = {"success": ("OK", "green"), "error": ("ERROR", "bold red"),
-           "skipped": ("SKIP", "yellow")}
+_LISTED = 20  # unchanged models named in a build's summary, at most
 
 
 class Console:
@@ -49,21 +53,44 @@ class Console:
         self.err.print(escape(", ".join(parts)), style="bold red" if errors else "yellow")
 
     def model_result(self, result: ModelResult, index: int, total: int) -> None:
-        label, style = _STATUS[result.status]
-        width = len(str(total))
-        rows = f"{result.rows:,} rows" if result.rows is not None else ""
-        line = (f"{index:>{width}}/{total} {label:<5} {result.id:<40} {result.materialized:<6} "
-                f"{result.seconds:6.2f}s {rows}").rstrip()
-        self.out.print(escape(line), style=style if result.status != "success" else None)
-        if result.message:
-            self.out.print(escape(f"      {result.message}"), style=style)
+        PlainProgress(self.out).finished(result, index, total)
+
+    def build_progress(self) -> LiveProgress | PlainProgress:
+        """A live display on a terminal, plain lines otherwise."""
+        return LiveProgress(self.out) if self.out.is_terminal else PlainProgress(self.out)
 
     def run_summary(self, run: RunResult) -> None:
-        ok, err, skip = run.count("success"), run.count("error"), run.count("skipped")
-        text = f"Built {ok} of {len(run.results)} models in {run.seconds:.2f}s"
-        if err or skip:
-            text += f": {err} failed, {skip} skipped"
-        self.out.print(escape(text), style="bold red" if err or skip else "bold green")
+        built, same = run.count(SUCCESS), run.with_status(UNCHANGED)
+        bad = run.count("error") + run.count(FAIL)
+        skip = run.count(SKIPPED)
+        attempted = len(run.results) - len(same)
+        if attempted == 0:
+            self.out.print(escape(f"Nothing changed: {len(same)} model{'s' * (len(same) != 1)} "
+                                  "already up to date in the warehouse (--full-refresh rebuilds "
+                                  f"them) [{run.seconds:.2f}s]"), style="bold green")
+            return
+        text = f"Built {built} of {attempted} models in {run.seconds:.2f}s"
+        if bad or skip:
+            text += f": {bad} failed, {skip} skipped"
+        self.out.print(escape(text), style="bold red" if bad or skip else "bold green")
+        if same:
+            names = ", ".join(r.id for r in same[:_LISTED])
+            more = f" and {len(same) - _LISTED} more" if len(same) > _LISTED else ""
+            self.out.print(escape(f"Skipped {len(same)} unchanged: {names}{more}"), style="dim")
+
+    def check_result(self, check: CheckResult) -> None:
+        _, style = STATUS.get(check.status, ("ERROR", "bold red"))
+        for i, line in enumerate(check_lines(check)):
+            self.out.print(escape(line), style=style if (i == 0 or not check.ok) else None)
+
+    def test_summary(self, run: TestRun) -> None:
+        passed, failed, errors = run.count("pass"), run.count("fail"), run.count("error")
+        text = f"Ran {len(run.results)} tests in {run.seconds:.2f}s: {passed} passed"
+        if failed:
+            text += f", {failed} failed"
+        if errors:
+            text += f", {errors} could not run"
+        self.out.print(escape(text), style="bold green" if run.ok else "bold red")
 
     def table(self, title: str, columns: list[str], rows: Iterable[Iterable[str]]) -> None:
         table = Table(title=title, show_lines=False, highlight=False)

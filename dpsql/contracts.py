@@ -7,17 +7,17 @@ Pure functions from a CompiledProject to diagnostics (codes DP301-DP399, docs/di
 - a consumer's `columns` expectations and `version` range against the producer;
 - a declared input never read, and a port without a contract (warnings).
 
-`port_audit` checks the same contract against a built relation's real types, for `dpsql build`.
+`built_port_problem` checks the same contract against a built relation's real types, for the
+engine's audit before a port is published.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
@@ -28,11 +28,6 @@ from dpsql.dtypes import canonical, widens
 from dpsql.errors import Diagnostic, Location, error, warning
 from dpsql.project import Column, CompiledModel, CompiledProject, Product, Relation
 from dpsql.typing_pass import interfaces
-
-if TYPE_CHECKING:
-    import duckdb
-
-Audit = Callable[["duckdb.DuckDBPyConnection", CompiledModel, Relation], "str | None"]
 
 
 def check_interfaces(compiled: CompiledProject) -> CompiledProject:
@@ -371,27 +366,15 @@ def unread_inputs(compiled: CompiledProject, product: Product) -> list[Diagnosti
 # --- after materialization ---------------------------------------------------------------------
 
 
-def port_audit(compiled: CompiledProject) -> Audit:
-    """A check of a built port's real column types against its contract, for the engine.
-
-    Returns a message naming each differing column and both types, or None when they match.
-    """
-    project = compiled.project
-
-    def audit(con: duckdb.DuckDBPyConnection, model: CompiledModel, built: Relation) -> str | None:
-        if model.port is None:
-            return None
-        port = project.by_name[model.product].spec.output(model.port)
-        if port is None or not port.columns:
-            return None
-        rows = con.execute(f"DESCRIBE {built.sql}").fetchall()
-        diffs = differences(port.columns, [Column(str(r[0]), str(r[1])) for r in rows])
-        if not diffs:
-            return None
-        return (f"port {model.product}.{port.name} does not match its contract, so it was not "
-                "published (the previous version stays): " + "; ".join(map(_say, diffs)))
-
-    return audit
+def built_port_problem(port: OutputSpec, product: str, built: Sequence[Column]) -> str | None:
+    """What a built port's real columns break of its contract, or None when they match."""
+    if not port.columns:
+        return None
+    diffs = differences(port.columns, list(built))
+    if not diffs:
+        return None
+    return (f"port {product}.{port.name} does not match its contract, so it was not "
+            "published (the previous version stays): " + "; ".join(map(_say, diffs)))
 
 
 def _say(diff: Difference) -> str:

@@ -1,258 +1,457 @@
 """Run a plan against the DuckDB warehouse: the only stage that writes to the database.
 
-Every relation is replaced atomically: a table is built under a staging name and swapped in
-with a rename inside one transaction, a view is replaced inside one transaction. A failure
-leaves the previous relation as it was, skips what depends on it, and builds the rest.
+    connect (DuckDB's file lock: one build at a time)
+    -> read the catalog and the recorded fingerprints (two queries)
+    -> preflight: what the plan reads from outside itself is published and fits
+    -> choose what to rebuild: changed fingerprint, missing relation, or --full-refresh
+    -> publish the file inputs read, as views
+    -> build in parallel, honouring dependencies: each model is written, audited (see
+       standard_audits) and published in one transaction (materialize.py)
+    -> record the fingerprints of what was published
+
+A model that fails keeps its previous version, its consumers are skipped, and the rest builds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import logging
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import duckdb
 
-from dpsql.errors import DpsqlError, Location, error
+from dpsql import preflight, state
+from dpsql.contracts import built_port_problem
+from dpsql.dbtests import run_test
+from dpsql.ephemeral import reads_through
+from dpsql.errors import DpsqlError, error
+from dpsql.materialize import Audit, Job, Staged, materialize
 from dpsql.plan import Plan
-from dpsql.project import CompiledModel, CompiledProject, Relation, quote
+from dpsql.project import Column, CompiledModel, CompiledProject, DataTest, Relation, quote
+from dpsql.results import (
+    SKIPPED,
+    SUCCESS,
+    UNCHANGED,
+    CheckResult,
+    ModelResult,
+    RunResult,
+    TestRun,
+)
 from dpsql.schema import file_reader_sql
+from dpsql.warehouse import Catalog, connect, quiet, read_catalog, read_columns, read_query
+
+__all__ = ["BuildOptions", "ModelResult", "Reporter", "RunResult", "connect", "read_query", "run"]
 
 log = logging.getLogger("dpsql")
 
-STAGING_PREFIX = "__dpsql_new_"
-
 
 @dataclass(frozen=True)
-class ModelResult:
-    id: str
-    status: str  # "success" | "error" | "skipped"
-    seconds: float = 0.0
-    rows: int | None = None
-    message: str = ""
-    relation: str = ""
-    materialized: str = ""
+class BuildOptions:
+    threads: int = 1
+    full_refresh: bool = False  # rebuild everything; incremental models from scratch
 
 
-@dataclass(frozen=True)
-class RunResult:
-    results: tuple[ModelResult, ...]
-    seconds: float
+class Reporter(Protocol):
+    """Told about progress, always from the thread that called run()."""
 
-    @property
-    def ok(self) -> bool:
-        return all(r.status == "success" for r in self.results)
+    def begin(self, total: int) -> None: ...
 
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
+    def started(self, model: CompiledModel) -> None: ...
+
+    def finished(self, result: ModelResult, done: int, total: int) -> None: ...
 
 
-Listener = Callable[[ModelResult, int, int], None]
-# checks a built relation before it is published; returns why it must not be, or None
-Audit = Callable[[duckdb.DuckDBPyConnection, CompiledModel, Relation], "str | None"]
+class DataTestAudit:
+    """Runs the data tests attached to a model on its staged version."""
+
+    def __init__(self, tests: Mapping[str, Sequence[DataTest]]):
+        self.tests = tests
+
+    def __call__(self, cursor: duckdb.DuckDBPyConnection, staged: Staged) -> list[CheckResult]:
+        return [run_test(cursor, test) for test in self.tests.get(staged.model.id, ())]
 
 
-class AuditFailed(Exception):
-    """A built relation failed its audit: it is not published, the previous one stays."""
+class ContractAudit:
+    """Compares a staged port's real column types with its contract (before the data tests)."""
+
+    def __init__(self, compiled: CompiledProject):
+        self.project = compiled.project
+
+    def __call__(self, cursor: duckdb.DuckDBPyConnection, staged: Staged) -> list[CheckResult]:
+        model = staged.model
+        port = (self.project.by_name[model.product].spec.output(model.port)
+                if model.port else None)
+        if port is None or not port.columns:
+            return []
+        started = time.perf_counter()
+        rows = cursor.execute(f"DESCRIBE {staged.relation.sql}").fetchall()
+        problem = built_port_problem(port, model.product,
+                                     [Column(str(r[0]), str(r[1])) for r in rows])
+        if problem is None:
+            return []
+        hint = ("the warehouse changed since compile (a `table:` input?): run `dpsql check`, "
+                "then fix the model or the contract")
+        return [CheckResult("contract", "fail", message=problem,
+                            seconds=time.perf_counter() - started,
+                            diagnostic=error("DP411", problem, port.location, hint))]
 
 
-def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse for writing, with a clear message when that is not possible."""
-    where = Location(warehouse)
-    if not warehouse.parent.is_dir():
-        raise DpsqlError(error("DP402", f"the warehouse folder {warehouse.parent} does not exist",
-                               where, "create it, or change `warehouse:` in dpsql.yml"))
+def standard_audits(compiled: CompiledProject, tests: Mapping[str, Sequence[DataTest]]
+                    ) -> list[Audit]:
+    """The audits every new version passes before it is published, in this order.
+
+    The check of a port's materialized columns against its contract belongs first (a wrong
+    shape makes the data tests meaningless), then the data tests. An audit reads the staged
+    version through the cursor it is given (see materialize.Staged).
+    """
+    return [ContractAudit(compiled), DataTestAudit(tests)]
+
+
+def run(compiled: CompiledProject, plan: Plan, options: BuildOptions | None = None,
+        reporter: Reporter | None = None, audits: Sequence[Audit] | None = None) -> RunResult:
+    """Build the plan; never raises for a model's own failure (DpsqlError for preflight)."""
+    started = time.perf_counter()
+    con = connect(compiled.project.config.warehouse)
     try:
-        return duckdb.connect(str(warehouse))
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            hint = "another dpsql build or a DuckDB session has it open; wait for it or close it"
-            return _fail(f"the warehouse {warehouse.name} is in use by another process", where, hint)
-        return _fail(f"cannot open the warehouse {warehouse.name}: {text.splitlines()[0]}", where,
-                     "check that the file and its folder are writable")
-    except duckdb.Error as exc:
-        return _fail(f"cannot open the warehouse {warehouse.name}: {str(exc).splitlines()[0]}",
-                     where, "check that the file is a DuckDB database")
+        build = _Build(compiled, plan, options or BuildOptions(), con)
+        build.prepare()
+        chosen = list(audits) if audits is not None else standard_audits(
+            compiled, build.tests_by_model)
+        results = build.execute(chosen, reporter)
+        return RunResult(results, time.perf_counter() - started)
+    finally:
+        con.close()
 
 
-def _fail(message: str, where: Location, hint: str) -> duckdb.DuckDBPyConnection:
-    raise DpsqlError(error("DP402", message, where, hint))
+def attach_tests(compiled: CompiledProject, rebuild: set[str], catalog: Catalog
+                 ) -> tuple[dict[str, list[DataTest]], dict[str, set[str]]]:
+    """Which rebuilt model runs each data test before it is published, and the waits that adds.
+
+    A test runs with the last (in dependency order) of the models it reads that are rebuilt;
+    that model then waits for the others, so the test sees all of them new. A test that also
+    reads a relation which is neither rebuilt nor in the warehouse is left to `dpsql test`.
+    """
+    position = {mid: i for i, mid in enumerate(compiled.order)}
+    attached: dict[str, list[DataTest]] = {}
+    waits: dict[str, set[str]] = {}
+
+    def present(mid: str) -> bool:
+        return mid in rebuild or catalog.kind(compiled.models[mid].relation) is not None
+
+    for test in compiled.tests:
+        models, _ = reads_through(compiled, test.depends_on, test.product, ())
+        rebuilt = [d for d in models if d in rebuild]
+        if not rebuilt or not all(present(d) for d in models):
+            continue
+        host = max(rebuilt, key=lambda m: position.get(m, -1))
+        attached.setdefault(host, []).append(test)
+        waits.setdefault(host, set()).update(d for d in rebuilt if d != host)
+    return attached, waits
 
 
-class Warehouse:
-    """The few catalog operations the engine needs, on one connection."""
+@dataclass
+class _Build:
+    compiled: CompiledProject
+    plan: Plan
+    options: BuildOptions
+    con: duckdb.DuckDBPyConnection
+    jobs: dict[str, Job] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+    tests_by_model: dict[str, list[DataTest]] = field(default_factory=dict)
+    waits: dict[str, set[str]] = field(default_factory=dict)
+    broken_inputs: dict[tuple[str, str], str] = field(default_factory=dict)
+    stored: dict[str, state.Stored] = field(default_factory=dict)
+    fingerprints: state.Fingerprints | None = None
+    pending_rows: list[state.Row] = field(default_factory=list)
+    _reads: dict[str, tuple[set[str], set[tuple[str, str]]]] = field(default_factory=dict)
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.con = con
-        self._schemas: set[str] = set()
+    def reads(self, mid: str) -> tuple[set[str], set[tuple[str, str]]]:
+        """What model `mid` reads (see reads_through()), remembered."""
+        found = self._reads.get(mid)
+        if found is None:
+            model = self.compiled.models[mid]
+            found = self._reads[mid] = reads_through(self.compiled, model.depends_on,
+                                                     model.product, model.inputs)
+        return found
 
-    def ensure_schema(self, schema: str) -> None:
-        if schema not in self._schemas:
-            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-            self._schemas.add(schema)
+    def file_inputs(self, mids: Sequence[str]) -> list[tuple[str, str, Relation, str]]:
+        """(product, input, relation, reader SQL) of the file inputs the models read."""
+        out = []
+        wanted = sorted({port for mid in mids for port in self.reads(mid)[1]})
+        for product_name, input_name in wanted:
+            product = self.compiled.project.by_name[product_name]
+            spec = product.spec.input(input_name)
+            if spec is None or spec.kind != "file" or spec.file is None or not spec.file_format:
+                continue
+            out.append((product_name, input_name, product.relation_of_input(spec),
+                        file_reader_sql(spec.file, spec.file_format)))
+        return out
 
-    def kind(self, relation: Relation) -> str | None:
-        row = self.con.execute(
-            "SELECT table_type FROM information_schema.tables "
-            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
-            [relation.schema, relation.name],
-        ).fetchone()
-        if row is None:
-            return None
-        return "view" if row[0] == "VIEW" else "table"
+    # --- before the first model -------------------------------------------------------------
 
-    def drop(self, relation: Relation) -> None:
-        kind = self.kind(relation)
-        if kind is not None:
-            self.con.execute(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} {relation.sql}")
+    def prepare(self) -> None:
+        compiled, con = self.compiled, self.con
+        catalog = read_catalog(con)
+        for leftover in catalog.staging():
+            con.execute(f"DROP TABLE IF EXISTS {leftover.sql}")
+        has_state = catalog.kind(state.TABLE) == "table"
+        self.stored = state.read(con) if has_state else {}
+        targets = [m for m in self.plan.models
+                   if compiled.models[m].config.materialized != "ephemeral"]
+        problems = preflight.check(compiled, self.plan.models, catalog, self.stored, con)
+        if problems:
+            raise DpsqlError(problems)
+        self.fingerprints = state.Fingerprints(compiled, set(targets), self.stored)
+        rebuild = [m for m in targets if self._needs_build(m, catalog)]
+        self.unchanged = [m for m in targets if m not in set(rebuild)]
+        files = [f for f in self.file_inputs(targets) if self._stale_input(f, catalog)]
+        if not rebuild and not files:
+            return  # nothing to write: a build with nothing changed only reads
+        incremental = [m for m in rebuild if self._incremental_run(m, catalog)]
+        columns = read_columns(con, [compiled.models[m].relation for m in incremental])
+        for mid in rebuild:
+            model = compiled.models[mid]
+            row = self._row(mid) if model.config.materialized == "incremental" else None
+            self.jobs[mid] = Job(model, catalog.kind(model.relation),
+                                 columns.get(model.relation), self.options.full_refresh, row)
+        self.tests_by_model, self.waits = attach_tests(compiled, set(rebuild), catalog)
+        state.ensure(con, state.SCHEMA in catalog.schemas, has_state)
+        schemas = {compiled.models[m].relation.schema for m in rebuild} | {
+            relation.schema for _, _, relation, _ in files}
+        for schema in sorted(schemas - catalog.schemas):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        state.forget(con, rebuild)
+        self._publish_inputs(files, catalog)
+        log.info("rebuilding %d models, %d unchanged", len(rebuild), len(self.unchanged))
 
-    def sweep_staging(self) -> None:
-        """Remove staging tables left behind by an interrupted build."""
-        rows = self.con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_catalog = current_database() AND table_name LIKE ? ESCAPE '\\'",
-            [STAGING_PREFIX.replace("_", "\\_") + "%"],
-        ).fetchall()
-        for schema, name in rows:
-            self.con.execute(f"DROP TABLE IF EXISTS {Relation(schema, name).sql}")
+    def _needs_build(self, mid: str, catalog: Catalog) -> bool:
+        model = self.compiled.models[mid]
+        if self.options.full_refresh or catalog.kind(model.relation) is None:
+            return True
+        stored = self.stored.get(mid)
+        assert self.fingerprints is not None
+        return stored is None or stored.fingerprint != self.fingerprints.of(mid)
 
-    def replace_view(self, relation: Relation, select_sql: str,
-                     audit: Callable[[Relation], str | None] | None = None) -> None:
-        self.ensure_schema(relation.schema)
+    def _incremental_run(self, mid: str, catalog: Catalog) -> bool:
+        model = self.compiled.models[mid]
+        return (model.config.materialized == "incremental" and not self.options.full_refresh
+                and catalog.kind(model.relation) == "table")
+
+    def _row(self, mid: str) -> state.Row:
+        model = self.compiled.models[mid]
+        assert self.fingerprints is not None
+        version = (str(self.compiled.project.by_name[model.product].spec.version)
+                   if model.port else None)
+        return state.Row(mid, str(model.relation), self.fingerprints.of(mid), version)
+
+    def _stale_input(self, file: tuple[str, str, Relation, str], catalog: Catalog) -> bool:
+        """A file input's view is missing, differs from what it should be, or --full-refresh."""
+        product_name, input_name, relation, sql = file
+        stored = self.stored.get(f"{product_name}:{input_name}")
+        return (self.options.full_refresh or catalog.kind(relation) != "view" or stored is None
+                or stored.fingerprint != state.digest(sql))
+
+    def _publish_inputs(self, files: list[tuple[str, str, Relation, str]],
+                        catalog: Catalog) -> None:
+        """File inputs as views in `<product>_internal` (the stale ones, see _stale_input)."""
+        for product_name, input_name, relation, sql in files:
+            row = state.Row(f"{product_name}:{input_name}", str(relation), state.digest(sql))
+            try:
+                self._replace_view(relation, sql, catalog.kind(relation))
+            except duckdb.Error as exc:
+                self.broken_inputs[(product_name, input_name)] = str(exc).strip().splitlines()[0]
+                continue
+            self.pending_rows.append(row)
+
+    def _replace_view(self, relation: Relation, sql: str, kind: str | None) -> None:
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self.drop(relation)
-            self.con.execute(f"CREATE VIEW {relation.sql} AS {select_sql}")
-            problem = audit(relation) if audit else None
-            if problem:
-                raise AuditFailed(problem)
+            if kind == "table":
+                self.con.execute(f"DROP TABLE {relation.sql}")
+            self.con.execute(f"CREATE OR REPLACE VIEW {relation.sql} AS {sql}")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
 
-    def replace_table(self, relation: Relation, select_sql: str,
-                      audit: Callable[[Relation], str | None] | None = None) -> int:
-        """Build under a staging name, audit it, then swap it in; returns the row count."""
-        self.ensure_schema(relation.schema)
-        staging = Relation(relation.schema, STAGING_PREFIX + relation.name)
-        self.con.execute(f"DROP TABLE IF EXISTS {staging.sql}")
+    # --- the models -------------------------------------------------------------------------
+
+    def execute(self, audits: Sequence[Audit], reporter: Reporter | None) -> tuple[ModelResult, ...]:
+        results: dict[str, ModelResult] = {}
+        for mid in self.unchanged:
+            model = self.compiled.models[mid]
+            results[mid] = ModelResult(mid, UNCHANGED, message="unchanged since the last build",
+                                       relation=str(model.relation),
+                                       materialized=model.config.materialized)
         try:
-            self.con.execute(f"CREATE TABLE {staging.sql} AS {select_sql}")
-            row = self.con.execute(f"SELECT count(*) FROM {staging.sql}").fetchone()
-            problem = audit(staging) if audit else None
-            if problem:
-                raise AuditFailed(problem)
-            self.con.execute("BEGIN TRANSACTION")
-            try:
-                self.drop(relation)
-                self.con.execute(f"ALTER TABLE {staging.sql} RENAME TO {quote(relation.name)}")
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-        except BaseException:
-            self.con.execute(f"DROP TABLE IF EXISTS {staging.sql}")
-            raise
-        return int(row[0]) if row else 0
+            if self.jobs:
+                self._schedule(audits, reporter, results)
+        finally:
+            self._record(results)
+        return tuple(results[m] for m in self.plan.models if m in results)
 
-
-def run(compiled: CompiledProject, plan: Plan, listener: Listener | None = None,
-        audit: Audit | None = None) -> RunResult:
-    """Build the plan's models in order; never raises for a model's own failure.
-
-    `audit` sees each built relation before it is published (contracts.port_audit).
-    """
-    started = time.perf_counter()
-    con = connect(compiled.project.config.warehouse)
-    try:
-        warehouse = Warehouse(con)
-        warehouse.sweep_staging()
-        broken_inputs = _publish_inputs(compiled, plan, warehouse)
-        results: list[ModelResult] = []
+    def _schedule(self, audits: Sequence[Audit], reporter: Reporter | None,
+                  results: dict[str, ModelResult]) -> None:
+        compiled, jobs = self.compiled, self.jobs
+        position = {mid: i for i, mid in enumerate(compiled.order)}
+        waiting: dict[str, set[str]] = {}
+        children: dict[str, list[str]] = {m: [] for m in jobs}
+        for mid in jobs:
+            preds = {d for d in self.reads(mid)[0] if d in jobs} | {
+                d for d in self.waits.get(mid, ()) if d in jobs}
+            waiting[mid] = preds
+            for pred in preds:
+                children[pred].append(mid)
+        ready = [(position[m], m) for m, preds in waiting.items() if not preds]
+        heapq.heapify(ready)
         failed: set[str] = set()
-        total = len(plan.models)
-        for index, mid in enumerate(plan.models, 1):
-            model = compiled.models[mid]
-            blocked = [d for d in model.depends_on if d in failed]
-            bad_inputs = [i for i in model.inputs if (model.product, i) in broken_inputs]
-            if blocked or bad_inputs:
-                why = (f"upstream {blocked[0]} did not build" if blocked
-                       else f"input {bad_inputs[0]}: {broken_inputs[(model.product, bad_inputs[0])]}")
-                result = ModelResult(mid, "skipped", message=why, relation=str(model.relation),
-                                     materialized=model.config.materialized)
+        total, done = len(jobs), 0
+        cursors = _Cursors(self.con)
+        threads = max(1, self.options.threads)
+        if reporter is not None:
+            reporter.begin(total)
+
+        def work(job: Job) -> ModelResult:
+            return materialize(cursors.get(), job, compiled, audits)
+
+        def finish(mid: str, result: ModelResult) -> None:
+            nonlocal done
+            results[mid] = result
+            done += 1
+            if not result.ok:
                 failed.add(mid)
-            else:
-                result = _build_one(warehouse, model, audit)
-                if result.status != "success":
-                    failed.add(mid)
-            results.append(result)
             log.info("%s %s (%.2fs)", result.status, mid, result.seconds)
-            if listener is not None:
-                listener(result, index, total)
-        return RunResult(tuple(results), time.perf_counter() - started)
-    finally:
-        con.close()
+            if reporter is not None:
+                reporter.finished(result, done, total)
+            for child in children[mid]:
+                waiting[child].discard(mid)
+                if not waiting[child]:
+                    heapq.heappush(ready, (position[child], child))
 
-
-def _build_one(warehouse: Warehouse, model: CompiledModel, audit: Audit | None = None
-               ) -> ModelResult:
-    started = time.perf_counter()
-    rows: int | None = None
-    check = (lambda built: audit(warehouse.con, model, built)) if audit else None
-    try:
-        if model.config.materialized == "view":
-            warehouse.replace_view(model.relation, model.sql, check)
-        else:
-            rows = warehouse.replace_table(model.relation, model.sql, check)
-    except (duckdb.Error, AuditFailed) as exc:
-        message = str(exc).strip().splitlines()[0]
-        return ModelResult(model.id, "error", time.perf_counter() - started, None, message,
-                           str(model.relation), model.config.materialized)
-    return ModelResult(model.id, "success", time.perf_counter() - started, rows, "",
-                       str(model.relation), model.config.materialized)
-
-
-def _publish_inputs(compiled: CompiledProject, plan: Plan, warehouse: Warehouse
-                    ) -> dict[tuple[str, str], str]:
-    """Expose the file inputs read by the plan as views in `<product>_internal`."""
-    broken: dict[tuple[str, str], str] = {}
-    wanted = {(compiled.models[m].product, i) for m in plan.models for i in compiled.models[m].inputs}
-    for product_name, input_name in sorted(wanted):
-        product = compiled.project.by_name[product_name]
-        spec = product.spec.input(input_name)
-        if spec is None or spec.kind != "file" or spec.file is None or spec.file_format is None:
-            continue
-        relation = product.relation_of_input(spec)
+        running: dict[Future[ModelResult], str] = {}
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dpsql")
         try:
-            warehouse.replace_view(relation, file_reader_sql(spec.file, spec.file_format))
-        except duckdb.Error as exc:
-            broken[(product_name, input_name)] = str(exc).strip().splitlines()[0]
-    return broken
+            while ready or running:
+                while ready and len(running) < threads:
+                    _, mid = heapq.heappop(ready)
+                    blocked = self._blocked(mid, failed)
+                    if blocked is not None:
+                        finish(mid, blocked)
+                        continue
+                    if reporter is not None:
+                        reporter.started(jobs[mid].model)
+                    running[pool.submit(work, jobs[mid])] = mid
+                if not running:
+                    continue
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    finish(running.pop(future), future.result())
+        except BaseException:  # Ctrl-C: stop the queries; their transactions roll back
+            cursors.interrupt()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            cursors.close()
+
+    def _blocked(self, mid: str, failed: set[str]) -> ModelResult | None:
+        model = self.compiled.models[mid]
+        models, ports = self.reads(mid)
+        upstream = sorted(d for d in models if d in failed)
+        bad_inputs = sorted(p for p in ports if p in self.broken_inputs)
+        if not upstream and not bad_inputs:
+            return None
+        why = (f"upstream {upstream[0]} did not build" if upstream
+               else f"input {bad_inputs[0][1]}: {self.broken_inputs[bad_inputs[0]]}")
+        return ModelResult(mid, SKIPPED, message=why, relation=str(model.relation),
+                           materialized=model.config.materialized)
+
+    def _record(self, results: Mapping[str, ModelResult]) -> None:
+        """Write the fingerprints of what was published, and restore those of what was not."""
+        rows = list(self.pending_rows)
+        for mid, job in self.jobs.items():
+            result = results.get(mid)
+            if result is not None and result.status == SUCCESS:
+                if job.state_row is None:  # incremental models wrote theirs when publishing
+                    rows.append(self._row(mid))
+            elif mid in self.stored:  # the previous version is still the published one
+                old = self.stored[mid]
+                rows.append(state.Row(mid, old.relation, old.fingerprint, old.version))
+        try:
+            state.write(self.con, rows)
+        except duckdb.Error as exc:  # the next build rebuilds what is unrecorded
+            log.warning("could not record fingerprints: %s", exc)
 
 
-def read_query(warehouse: Path, sql: str, limit: int) -> tuple[list[str], list[list[str]], int]:
-    """Run a query on a read-only connection; returns column names, up to `limit` rows, count."""
-    where = Location(warehouse)
-    if not warehouse.is_file():
-        raise DpsqlError(error("DP402", f"there is no warehouse at {warehouse} yet", where,
-                               "run `dpsql build` first"))
+class _Cursors:
+    """One DuckDB cursor per worker thread, on the build's connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.local = threading.local()
+        self.all: list[duckdb.DuckDBPyConnection] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self.local, "cursor", None)
+        if cursor is None:
+            with self.lock:
+                cursor = self.local.cursor = quiet(self.con.cursor())
+                self.all.append(cursor)
+        return cursor
+
+    def interrupt(self) -> None:
+        with self.lock:
+            for cursor in self.all:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.interrupt()
+
+    def close(self) -> None:
+        """Close every cursor (once the threads using them are done)."""
+        with self.lock:
+            for cursor in self.all:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.close()
+            self.all.clear()
+
+
+# --- `dpsql test`: the data tests on what is published ----------------------------------------
+
+
+def select_tests(compiled: CompiledProject, plan: Plan) -> list[DataTest]:
+    """The tests that read a selected model (and those of a selected product that read none)."""
+    chosen = set(plan.models)
+    products = {compiled.models[m].product for m in chosen}
+    return [t for t in compiled.tests
+            if any(d in chosen for d in t.depends_on) or (not t.depends_on and t.product in products)]
+
+
+def run_tests(compiled: CompiledProject, tests: Sequence[DataTest], threads: int = 1,
+              on_result: Callable[[CheckResult], None] | None = None) -> TestRun:
+    """Run data tests on the published relations, read-only, `threads` at a time."""
+    started = time.perf_counter()
+    con = connect(compiled.project.config.warehouse, read_only=True)
+    cursors = _Cursors(con)
+    results: dict[str, CheckResult] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="dpsql")
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as exc:
-        raise DpsqlError(error("DP402", f"cannot open the warehouse: {str(exc).splitlines()[0]}",
-                               where, "a build may be running; try again when it is done")) from None
-    try:
-        cursor = con.execute(sql)
-        columns = [d[0] for d in cursor.description or ()]
-        rows = cursor.fetchall()
-    except duckdb.Error as exc:
-        raise DpsqlError(error("DP403", f"query failed: {str(exc).strip().splitlines()[0]}", None,
-                               "`dpsql ls --columns` lists every port and its columns")) from None
+        futures = {pool.submit(lambda t: run_test(cursors.get(), t), test): test for test in tests}
+        for future in as_completed(futures):
+            result = future.result()
+            results[futures[future].name] = result
+            if on_result is not None:
+                on_result(result)
+    except BaseException:
+        cursors.interrupt()
+        raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        cursors.close()
         con.close()
-    shown = [["NULL" if v is None else str(v) for v in row] for row in rows[:limit]]
-    return columns, shown, len(rows)
+    ordered = tuple(results[t.name] for t in tests if t.name in results)
+    return TestRun(ordered, time.perf_counter() - started)

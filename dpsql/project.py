@@ -164,6 +164,9 @@ class CompiledModel:
     tree: exp.Query | None = field(default=None, compare=False, repr=False)
     qualified: exp.Query | None = field(default=None, compare=False, repr=False)
     typed_by: str = ""  # how the columns were inferred and from what (typing_pass.note)
+    # incremental models: the SQL rendered with is_incremental() true (ephemerals inlined),
+    # used at build time when the relation exists and the build is not a full refresh
+    incremental_sql: str | None = None
 
     @property
     def id(self) -> str:
@@ -183,6 +186,21 @@ class CompiledModel:
 
 
 @dataclass(frozen=True)
+class DataTest:
+    """A data test: a query that returns the rows breaking a rule (zero rows: it passes)."""
+
+    name: str  # `unique(orders.orders.order_id)`, `orders.one_first_order_per_customer`
+    kind: str  # not_null | unique | accepted_values | relationships | singular
+    product: str
+    sql: str  # relations fully qualified, ephemeral models inlined
+    depends_on: tuple[str, ...]  # ids of the models it reads
+    location: Location
+    model: str | None = None  # column tests: the id of the model feeding the tested port
+    column: str | None = None
+    check_sql: str = ""  # what runs: the first failing rows, each with the count of all of them
+
+
+@dataclass(frozen=True)
 class CompiledProject:
     project: Project
     models: Mapping[str, CompiledModel]
@@ -191,6 +209,7 @@ class CompiledProject:
     sources: Mapping[tuple[str, str], tuple[Column, ...] | None] = field(
         default_factory=lambda: MappingProxyType({})
     )  # (product, input) -> columns of file and table inputs
+    tests: tuple[DataTest, ...] = ()  # column tests from contracts, singular tests
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

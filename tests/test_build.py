@@ -107,6 +107,7 @@ def test_port_values_match_the_csv(tiny: Path) -> None:
     schemas = rows(tiny, "select table_schema, table_name, table_type from information_schema.tables "
                          "order by 1, 2")
     assert schemas == [
+        ("_dpsql", "fingerprints", "BASE TABLE"),
         ("items", "items", "BASE TABLE"),
         ("items_internal", "raw_items", "VIEW"),
         ("items_internal", "stg_items", "VIEW"),

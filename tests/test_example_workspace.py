@@ -402,3 +402,9 @@ def test_order_totals_per_customer_agree_across_products(con: duckdb.DuckDBPyCon
         ).fetchall()
     )
     assert got == dict(totals)
+
+
+def test_data_tests_pass(built: Path) -> None:
+    """Column tests in the contracts and the singular test in sales/orders/tests all pass."""
+    result = invoke("test", "-p", str(built))
+    assert result.exit_code == 0, explain(result)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dpsql.bench.runner import BenchConfig, run_bench
+from dpsql.bench.runner import ALL_TOOLS, BenchConfig, run_bench
 
 QUICK_SIZES = [9]
 QUICK_MODELS_PER_PRODUCT = 3
@@ -21,6 +21,14 @@ def _sizes(text: str) -> list[int]:
     if not sizes or min(sizes) < 2:
         raise argparse.ArgumentTypeError("--sizes needs model counts of at least 2")
     return sizes
+
+
+def _tools(text: str) -> tuple[str, ...]:
+    tools = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = sorted(set(tools) - set(ALL_TOOLS))
+    if unknown or not tools:
+        raise argparse.ArgumentTypeError(f"--tools takes some of {','.join(ALL_TOOLS)}")
+    return tools
 
 
 def parse_args(argv: list[str]) -> BenchConfig:
@@ -56,6 +64,18 @@ def parse_args(argv: list[str]) -> BenchConfig:
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds allowed for one step (default 3600)"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each tool's steps N times and keep each step's fastest time (default 1)",
+    )
+    parser.add_argument(
+        "--tools",
+        type=_tools,
+        default=ALL_TOOLS,
+        help="which of floor,dpsql,dbt,sqlmesh to time, comma separated (default all)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--quick",
@@ -72,6 +92,8 @@ def parse_args(argv: list[str]) -> BenchConfig:
         peers=args.peers,
         timeout=args.timeout,
         seed=args.seed,
+        repeat=args.repeat,
+        tools=args.tools,
     )
     if args.quick:
         cfg.sizes, cfg.rows = QUICK_SIZES, QUICK_ROWS

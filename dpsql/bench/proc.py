@@ -73,11 +73,19 @@ def run_timed(
             seconds=None, peak_rss_mb=peak, error=f"timed out after {timeout:.0f} s", command=command
         ), stdout
     if status != 0:
-        last = (stderr.strip() or stdout.strip()).splitlines()[-3:]
-        return Step(
-            peak_rss_mb=peak, error=f"exit {status}: " + " | ".join(last)[-400:], command=command
-        ), stdout
+        lines = (stderr.strip() or stdout.strip()).splitlines()
+        step = Step(peak_rss_mb=peak, error=f"exit {status}: {_error_line(lines)}", command=command)
+        step.detail["output_tail"] = "\n".join(lines[-10:])
+        return step, stdout
     return Step(seconds=seconds, peak_rss_mb=peak, ok=True, command=command), stdout
+
+
+def _error_line(lines: list[str]) -> str:
+    """The first line of the output's tail that names an error, else its last line."""
+    for line in lines[-40:]:
+        if "error" in line.lower():
+            return line.strip()[:300]
+    return lines[-1].strip()[:300] if lines else "no output"
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, Any]:
@@ -93,3 +101,21 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, An
             proc.returncode = os.waitstatus_to_exitcode(status)
             return None, rusage
         time.sleep(0.005)
+
+
+def best_of(samples: list[dict[str, Step]]) -> dict[str, Step]:
+    """Merge repeated runs of the same steps: the fastest time, the largest peak.
+
+    A step that failed in any repetition is reported as failed.
+    """
+    merged: dict[str, Step] = {}
+    for name in samples[0]:
+        runs = [s[name] for s in samples if name in s]
+        failed = [r for r in runs if not r.ok]
+        best = failed[0] if failed else min(runs, key=lambda r: r.seconds or 0.0)
+        peaks = [r.peak_rss_mb for r in runs if r.peak_rss_mb is not None]
+        best.peak_rss_mb = max(peaks) if peaks else None
+        if len(runs) > 1:
+            best.detail["samples"] = [r.seconds for r in runs]
+        merged[name] = best
+    return merged

@@ -58,9 +58,9 @@ def fmt_seconds(value: float) -> str:
     return f"{value:.1f} s"
 
 
-def _cell(run: dict[str, Any], tool: str, step: str) -> str:
+def _cell(run: dict[str, Any], tool: str, step: str, missing: dict[str, str]) -> str:
     if tool not in run["tools"]:
-        return "not installed" if tool in ("dbt", "sqlmesh") else "—"
+        return missing.get(tool, "—")
     s = _step(run, tool, step)
     if s is None:
         return "—"
@@ -183,7 +183,19 @@ def growth(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _size_table(run: dict[str, Any]) -> list[str]:
+def _missing_labels(config: dict[str, Any]) -> dict[str, str]:
+    """What a tool's cells say when it has no results: not run, or not installed."""
+    chosen = config.get("tools", [tool for tool, _ in TOOLS])
+    labels = {}
+    for tool, _ in TOOLS:
+        if tool not in chosen or (tool in ("dbt", "sqlmesh") and not config.get("peers", True)):
+            labels[tool] = "not run"
+        elif tool in ("dbt", "sqlmesh"):
+            labels[tool] = "not installed"
+    return labels
+
+
+def _size_table(run: dict[str, Any], missing: dict[str, str]) -> list[str]:
     mesh = run["mesh"]
     lines = [
         f"### {run['models']:,} models ({mesh['products']} products x "
@@ -193,8 +205,8 @@ def _size_table(run: dict[str, Any]) -> list[str]:
         "|---" * (len(TOOLS) + 1) + "|",
     ]
     for step, label in STEPS:
-        cells = [_cell(run, tool, step) for tool, _ in TOOLS]
-        if all(c in ("—", "not installed") for c in cells):
+        cells = [_cell(run, tool, step, missing) for tool, _ in TOOLS]
+        if all(c == "—" or c in missing.values() for c in cells):
             continue
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     peaks = []
@@ -216,7 +228,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
     ]
     for run in sorted(results["runs"], key=lambda r: r["models"]):
-        lines.extend(_size_table(run))
+        lines.extend(_size_table(run, _missing_labels(results.get("config", {}))))
     targets = evaluate_targets(results)
     if targets:
         lines += [

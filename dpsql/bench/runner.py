@@ -24,10 +24,11 @@ from dpsql.bench.peers import (
     time_floor,
     time_sqlmesh,
 )
-from dpsql.bench.proc import Step, run_timed
+from dpsql.bench.proc import Step, best_of, run_timed
 from dpsql.bench.report import evaluate_targets, growth, render_markdown
 
 Log = Callable[[str], None]
+ALL_TOOLS = ("floor", "dpsql", "dbt", "sqlmesh")
 
 
 @dataclass
@@ -40,6 +41,8 @@ class BenchConfig:
     peers: bool = True
     timeout: float = 3600.0
     seed: int = 7
+    repeat: int = 1  # run each tool's steps this many times and keep the fastest
+    tools: tuple[str, ...] = ALL_TOOLS
 
 
 def find_dpsql_cli() -> list[str] | None:
@@ -147,25 +150,29 @@ def machine_info() -> dict[str, Any]:
 
 def run_size(cfg: BenchConfig, models: int, log: Log) -> dict[str, Any]:
     products = max(1, models // cfg.models_per_product)
-    root = cfg.work / f"mesh-{products}x{cfg.models_per_product}-{cfg.rows}r"
+    root = cfg.work.resolve() / f"mesh-{products}x{cfg.models_per_product}-{cfg.rows}r"
     log(
         f"generating {products} products x {cfg.models_per_product} models, "
         f"{cfg.rows} rows per raw table in {root}"
     )
     mesh = generate_mesh(root, products, cfg.models_per_product, cfg.rows, cfg.seed)
     tools: dict[str, dict[str, Step]] = {}
-    log("  DuckDB floor")
-    tools["floor"] = time_floor(mesh, cfg.timeout)
-    cli = find_dpsql_cli()
-    log("  dpsql")
-    tools["dpsql"] = (
-        time_dpsql(mesh, cli, cfg.timeout) if cli else {"compile_cold": Step.skipped("dpsql CLI not found")}
-    )
+    reps = max(1, cfg.repeat)
+    if "floor" in cfg.tools:
+        log("  DuckDB floor")
+        tools["floor"] = best_of([time_floor(mesh, cfg.timeout) for _ in range(reps)])
+    if "dpsql" in cfg.tools:
+        log("  dpsql")
+        cli = find_dpsql_cli()
+        if cli is None:
+            tools["dpsql"] = {"compile_cold": Step.skipped("dpsql CLI not found")}
+        else:
+            tools["dpsql"] = best_of([time_dpsql(mesh, cli, cfg.timeout) for _ in range(reps)])
     for tool, timer in (("dbt", time_dbt), ("sqlmesh", time_sqlmesh)):
-        exe = find_peer(tool) if cfg.peers else None
+        exe = find_peer(tool) if cfg.peers and tool in cfg.tools else None
         if exe is not None:
             log(f"  {tool}")
-            tools[tool] = timer(mesh, exe, cfg.timeout)
+            tools[tool] = best_of([timer(mesh, exe, cfg.timeout) for _ in range(reps)])
     for tool, steps in tools.items():
         for name, step in steps.items():
             if not step.ok:
@@ -200,6 +207,8 @@ def run_bench(cfg: BenchConfig, log: Log) -> dict[str, Any]:
             "rows": cfg.rows,
             "seed": cfg.seed,
             "models_per_product": cfg.models_per_product,
+            "repeat": cfg.repeat,
+            "tools": list(cfg.tools),
             "peers": cfg.peers,
         },
         "runs": [run_size(cfg, size, log) for size in cfg.sizes],
