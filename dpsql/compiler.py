@@ -188,13 +188,6 @@ def compile_model(project: Project, product: Product, source: ModelSource, rende
     )
 
 
-def _line_of(text: str, word: str) -> int:
-    for i, line in enumerate(text.splitlines(), 1):
-        if word in line:
-            return i
-    return 1
-
-
 def _locate(template: str, rendered: str, line_map: tuple[int, ...],
             ref: sqlmod.TableRef) -> tuple[int, int]:
     """Template line and column of a relation reference found in the rendered SQL."""
