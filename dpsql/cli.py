@@ -80,14 +80,17 @@ def main(verbose: bool) -> None:
 
 
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
-    """Load and compile; print warnings; raise on errors (nothing is written then)."""
+    """Load and compile; print warnings; raise on errors (only the compile cache is written)."""
     from dpsql.artifacts import write_compiled, write_manifest
+    from dpsql.cache import CompileCache
     from dpsql.compiler import compile_project
     from dpsql.errors import DpsqlError
     from dpsql.loader import load_project
 
     project = load_project(project_dir)
-    compiled = compile_project(project)
+    cache = CompileCache.load(project.root)
+    compiled = compile_project(project, cache=cache)
+    cache.save()
     if compiled.errors:
         raise DpsqlError(compiled.diagnostics)
     warnings = [d for d in compiled.diagnostics if not d.is_error]
@@ -137,6 +140,7 @@ def check(project_dir: Path, fmt: str) -> None:
     """
     import json
 
+    from dpsql.cache import CompileCache
     from dpsql.compiler import compile_project
     from dpsql.console import Console
     from dpsql.errors import DpsqlError
@@ -144,7 +148,9 @@ def check(project_dir: Path, fmt: str) -> None:
 
     console = Console(Path.cwd())
     try:
-        compiled = compile_project(load_project(project_dir))
+        project = load_project(project_dir)
+        # reads the compile cache when there is one, but writes nothing
+        compiled = compile_project(project, cache=CompileCache.load(project.root))
         diagnostics = list(compiled.diagnostics)
     except DpsqlError as exc:
         diagnostics = list(exc.diagnostics)

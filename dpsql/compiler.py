@@ -4,7 +4,8 @@
     -> infer schemas -> check materializations -> data tests
 
 Pure: reads the project's files and, for schemas, an in-memory DuckDB; never the warehouse
-except to read the catalog of `table:` inputs.
+except to read the catalog of `table:` inputs. Results of unchanged models come from the
+compile cache (dpsql/cache.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from types import MappingProxyType
+from typing import Any
 
 from dpsql.bind import compile_model, did_you_mean
+from dpsql.cache import CompileCache, digest, files_digest
 from dpsql.contracts import check_interfaces
 from dpsql.dag import topological_order
 from dpsql.dbtests import column_tests, singular_test
@@ -26,34 +29,36 @@ from dpsql.project import (
     CompiledModel,
     CompiledProject,
     DataTest,
+    ModelConfig,
     ModelSource,
+    Product,
     Project,
 )
+from dpsql.runtime import collector_paused
 from dpsql.templating import Renderer
 
 log = logging.getLogger("dpsql")
 
 
-def compile_project(project: Project, *, infer_schemas: bool = True) -> CompiledProject:
+def compile_project(project: Project, *, infer_schemas: bool = True,
+                    cache: CompileCache | None = None) -> CompiledProject:
+    """Compile every model; `cache` (results of earlier compiles) skips unchanged work."""
+    with collector_paused():
+        return _compile_project(project, infer_schemas, cache or CompileCache(project.root))
+
+
+def _compile_project(project: Project, infer_schemas: bool, cache: CompileCache
+                     ) -> CompiledProject:
     diagnostics: list[Diagnostic] = list(check_inputs(project))
     renderer = Renderer(project)
-    models: dict[str, CompiledModel] = {}
-    for product in project.products:
-        for source in product.models:
-            model = compile_model(project, product, source, renderer, diagnostics)
-            if model is not None and model.config.materialized == "incremental":
-                variant = compile_model(project, product, source, renderer, diagnostics,
-                                        incremental=True)
-                model = replace(model, incremental_sql=variant.sql if variant else None)
-            if model is not None:
-                models[model.id] = model
+    models = bind_models(project, renderer, cache, diagnostics)
     order, cycle_diagnostics = order_models(project, models)
     diagnostics.extend(cycle_diagnostics)
     diagnostics.extend(product_cycles(project, models))
-    models, inliner = inline_ephemerals(models, order)
+    models, inliner = inline_ephemerals(project, models, order)
     sources: dict[tuple[str, str], tuple[Column, ...] | None] = {}
     if infer_schemas:  # also past errors: models whose upstream failed are skipped below
-        models, sources = infer(project, models, order, diagnostics)
+        models, sources = infer(project, models, order, diagnostics, cache)
     diagnostics.extend(check_config(models))
     tests = compile_tests(project, renderer, models, inliner, diagnostics)
     return check_interfaces(CompiledProject(
@@ -64,6 +69,69 @@ def compile_project(project: Project, *, infer_schemas: bool = True) -> Compiled
         sources=MappingProxyType(sources),
         tests=tests,
     ))
+
+
+def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
+                diagnostics: list[Diagnostic]) -> dict[str, CompiledModel]:
+    """Render, parse and bind every model, or take the result from the cache."""
+    workspace = workspace_digest(project)
+    env = project.config.env
+    models: dict[str, CompiledModel] = {}
+    for product in project.products:
+        product_key = digest(workspace, product.name, files_digest(product.macro_files))
+        for source in product.models:
+            key = digest(product_key, str(source.path), source.text)
+            entry = cache.get("bind", key)
+            if entry is not None and all(env.get(k) == v for k, v in entry["env"].items()):
+                models[source.id] = from_entry(product, source, entry)
+                continue
+            found: list[Diagnostic] = []
+            model = compile_model(project, product, source, renderer, found)
+            if model is not None and model.config.materialized == "incremental":
+                variant = compile_model(project, product, source, renderer, found,
+                                        incremental=True)
+                model = replace(model, incremental_sql=variant.sql if variant else None)
+            diagnostics.extend(found)
+            if model is None:
+                continue
+            models[model.id] = model
+            if not any(d.is_error for d in found):
+                cache.put("bind", key, to_entry(model, renderer.env_read.get(source.path, {})))
+    return models
+
+
+def workspace_digest(project: Project) -> str:
+    """What every model's binding depends on besides its own template."""
+    files = [project.root / "dpsql.yml", *project.macro_files,
+             *(p.spec.yml for p in project.products)]
+    names = ";".join(f"{p.name}:{','.join(sorted(p.model_names))}" for p in project.products)
+    return digest(files_digest(files), names)
+
+
+def to_entry(model: CompiledModel, env_read: dict[str, str | None]) -> dict[str, object]:
+    config = model.config
+    return {"rendered": model.rendered_sql, "sql": model.sql, "inc": model.incremental_sql,
+            "cfg": [config.materialized, list(config.tags), list(config.unique_key),
+                    config.description],
+            "deps": list(model.depends_on), "inputs": list(model.inputs),
+            "lines": list(model.line_map), "env": env_read}
+
+
+def from_entry(product: Product, source: ModelSource, entry: dict[str, Any]) -> CompiledModel:
+    materialized, tags, unique_key, description = entry["cfg"]
+    port = product.port_of_model.get(source.name)
+    return CompiledModel(
+        source=source,
+        config=ModelConfig(materialized, tuple(tags), tuple(unique_key), description),
+        relation=product.relation_of_model(source.name),
+        rendered_sql=entry["rendered"],
+        sql=entry["sql"],
+        depends_on=tuple(entry["deps"]),
+        inputs=tuple(entry["inputs"]),
+        line_map=tuple(entry["lines"]),
+        port=port.name if port else None,
+        incremental_sql=entry["inc"],
+    )
 
 
 def compile_tests(project: Project, renderer: Renderer, models: dict[str, CompiledModel],

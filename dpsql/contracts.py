@@ -23,10 +23,11 @@ from sqlglot import exp
 
 from dpsql import reads as readmod
 from dpsql import sql as sqlmod
+from dpsql.bind import reparse
 from dpsql.config import ColumnSpec, InputSpec, OutputSpec
 from dpsql.dtypes import canonical, widens
 from dpsql.errors import Diagnostic, Location, error, warning
-from dpsql.project import Column, CompiledModel, CompiledProject, Product, Relation
+from dpsql.project import Column, CompiledModel, CompiledProject, Product, Project, Relation
 from dpsql.typing_pass import interfaces
 
 
@@ -52,12 +53,12 @@ def interface_diagnostics(compiled: CompiledProject) -> Iterable[Diagnostic]:
             if not port.columns:
                 yield _no_contract(product, port, model)
             elif model is not None and model.columns is not None:
-                yield from check_port(product, port, model)
+                yield from check_port(product, port, model, project)
         for spec in product.spec.inputs:
             yield from check_version(compiled, product, spec)
             yield from check_expectations(compiled, product, spec)
         yield from unread_inputs(compiled, product)
-    unbound = [by_path[d.location.path] for d in compiled.diagnostics
+    unbound = [_with_tree(project, by_path[d.location.path]) for d in compiled.diagnostics
                if d.code == "DP208" and d.location and d.location.path in by_path]
     if unbound:
         yield from missing_columns(compiled, unbound)
@@ -120,11 +121,20 @@ def canonical_or_self(type_text: str) -> str:
         return type_text
 
 
-def check_port(product: Product, port: OutputSpec, model: CompiledModel) -> list[Diagnostic]:
+def _with_tree(project: Project, model: CompiledModel) -> CompiledModel:
+    """The model with its parsed tree, for locating columns (a cached model has none kept)."""
+    return model if model.tree is not None else replace(model, tree=reparse(project, model))
+
+
+def check_port(product: Product, port: OutputSpec, model: CompiledModel,
+               project: Project | None = None) -> list[Diagnostic]:
     assert port.columns is not None and model.columns is not None
     name = f"{product.name}.{port.name}"
     out = []
-    for diff in differences(port.columns, model.columns):
+    found = differences(port.columns, model.columns)
+    if found and project is not None:
+        model = _with_tree(project, model)
+    for diff in found:
         where = (diff.expected.location if diff.kind == "missing" and diff.expected else
                  sql_location(model, _projection(model, diff.actual.name if diff.actual else "")))
         out.append(_port_diagnostic(name, port, model, diff, where, [c.name for c in port.columns]))

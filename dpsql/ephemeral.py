@@ -15,8 +15,9 @@ from dataclasses import replace
 from sqlglot import exp
 
 from dpsql import sql as sqlmod
+from dpsql.bind import reparse
 from dpsql.errors import Diagnostic, Location, error, warning
-from dpsql.project import CompiledModel, CompiledProject, Relation
+from dpsql.project import CompiledModel, CompiledProject, Project, Relation
 
 EPHEMERAL_PREFIX = "__dpsql_ephemeral_"
 
@@ -59,15 +60,16 @@ def _where(model: CompiledModel, word: str) -> Location:
 class Inliner:
     """Rewrites trees that read ephemeral models so that they carry them as CTEs."""
 
-    def __init__(self, models: Mapping[str, CompiledModel], order: Iterable[str]):
+    def __init__(self, project: Project, models: Mapping[str, CompiledModel],
+                 order: Iterable[str]):
         self._relations: dict[Relation, str] = {}  # ephemeral relation -> model id
         self._trees: dict[str, exp.Query] = {}  # ephemeral id -> its tree, itself inlined
         self._models = models
         for mid in order:
             model = models.get(mid)
-            if model is None or model.config.materialized != "ephemeral" or model.tree is None:
+            if model is None or model.config.materialized != "ephemeral":
                 continue
-            self._trees[mid] = self.apply(model.tree)
+            self._trees[mid] = self.apply(reparse(project, model))
             self._relations[model.relation] = mid
 
     @property
@@ -152,23 +154,22 @@ def reads_through(compiled: CompiledProject, deps: Sequence[str], product: str,
     return models, ports
 
 
-def inline_ephemerals(models: Mapping[str, CompiledModel], order: Iterable[str]
+def inline_ephemerals(project: Project, models: Mapping[str, CompiledModel], order: Iterable[str]
                       ) -> tuple[dict[str, CompiledModel], Inliner]:
     """Every model that reads an ephemeral model gets SQL that carries it as a CTE.
 
     The model's `tree` stays as written (relations qualified) for checks and lineage; its `sql`
     and `incremental_sql`, which are what runs, change.
     """
-    inliner = Inliner(models, order)
+    inliner = Inliner(project, models, order)
     out = dict(models)
     if not inliner.active:
         return out, inliner
     for mid, model in models.items():
-        if model.tree is None or not any(
-                models[d].config.materialized == "ephemeral" for d in model.depends_on
-                if d in models):
+        if not any(models[d].config.materialized == "ephemeral" for d in model.depends_on
+                   if d in models):
             continue
-        sql = sqlmod.generate(inliner.apply(model.tree))
+        sql = sqlmod.generate(inliner.apply(reparse(project, model)))
         incremental_sql = model.incremental_sql
         if incremental_sql is not None:
             incremental_sql = sqlmod.generate(inliner.apply(sqlmod.parse_query(incremental_sql)))

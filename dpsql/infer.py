@@ -9,10 +9,15 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from dpsql import sql as sqlmod
 from dpsql import typing_pass
+from dpsql.bind import reparse
+from dpsql.cache import CompileCache, digest
 from dpsql.errors import Diagnostic, Location, error
+from dpsql.lineage import lineage_from_data, lineage_to_data, model_lineage
 from dpsql.project import Column, CompiledModel, Project, Relation, table_relation
 from dpsql.schema import BindError, SchemaCatalog, warehouse_columns
 
@@ -20,19 +25,16 @@ log = logging.getLogger("dpsql")
 
 
 def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
-          diagnostics: list[Diagnostic]
+          diagnostics: list[Diagnostic], cache: CompileCache | None = None
           ) -> tuple[dict[str, CompiledModel], dict[tuple[str, str], tuple[Column, ...] | None]]:
-    catalog = SchemaCatalog()
+    """Type every model in DAG order and trace its column lineage; unchanged ones come from
+    the cache (a model's result depends only on its SQL and the columns of what it reads)."""
+    cache = cache or CompileCache(project.root)
+    catalog = _LazyCatalog()
     try:
-        sources = _infer_sources(project, catalog, diagnostics)
-        known: set[Relation] = {
-            project.by_name[p].relation_of_input(project.by_name[p].spec.input(i))  # type: ignore[arg-type]
-            for (p, i), cols in sources.items() if cols is not None
-        }
+        sources = _infer_sources(project, catalog, diagnostics, cache)
         interfaces = typing_pass.interfaces(project)  # consumers see a port's contract
-        for relation, contract in interfaces.items():
-            catalog.add(relation, contract)
-        known.update(interfaces)
+        catalog.known.update(interfaces)
         out = dict(models)
         for mid in order:
             model = models[mid]
@@ -40,22 +42,26 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
             needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
                       for i in model.inputs]
             needed += [typing_pass.relation_of_model(project, d) for d in model.depends_on]
-            if any(rel not in known for rel in needed):
+            if any(rel not in catalog.known for rel in needed):
                 continue  # an upstream could not be typed; its own diagnostic says why
-            try:
-                columns = catalog.describe(model.sql)
-            except BindError as exc:
+            key = digest(model.sql, *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
+            entry = cache.get("type", key)
+            if entry is None:
+                entry = _type_model(project, model, needed, catalog)
+                if "error" not in entry:
+                    cache.put("type", key, entry)
+            if "error" in entry:
                 diagnostics.append(error(
-                    "DP208", f"model `{mid}` does not bind: {exc}",
-                    _bind_location(model, str(exc)),
+                    "DP208", f"model `{mid}` does not bind: {entry['error']}",
+                    _bind_location(model, entry["error"]),
                     "fix the column or function named here; upstream columns are listed by "
                     "`dpsql ls --columns`"))
                 continue
+            columns = tuple(Column(name, type_) for name, type_ in entry["columns"])
             if model.relation not in interfaces:
-                catalog.add(model.relation, columns)
-            known.add(model.relation)
-            out[mid] = replace(model, columns=columns,
-                               qualified=sqlmod.qualify_columns(model.tree, catalog.mapping),
+                catalog.known[model.relation] = columns
+            typed = replace(model, columns=columns, tree=None)
+            out[mid] = replace(typed, lineage=lineage_from_data(typed, entry["lineage"]),
                                typed_by=typing_pass.note(project, model, models, interfaces))
             typing_pass.log_typed(out[mid])
         return out, sources
@@ -63,8 +69,41 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
         catalog.close()
 
 
-def _infer_sources(project: Project, catalog: SchemaCatalog, diagnostics: list[Diagnostic]
-                   ) -> dict[tuple[str, str], tuple[Column, ...] | None]:
+class _LazyCatalog(SchemaCatalog):
+    """Stand-ins are created only for relations a model that must be described reads: with
+    a warm cache, most never are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.known: dict[Relation, tuple[Column, ...]] = {}
+        self._staged: set[Relation] = set()
+
+    def stage(self, relations: list[Relation]) -> None:
+        for relation in relations:
+            if relation not in self._staged:
+                self.add(relation, self.known[relation])
+                self._staged.add(relation)
+
+    def signature(self, relation: Relation) -> str:
+        return ",".join(f"{c.name} {c.type}" for c in self.known[relation])
+
+
+def _type_model(project: Project, model: CompiledModel, needed: list[Relation],
+                catalog: _LazyCatalog) -> dict[str, Any]:
+    """Describe the model with DuckDB, then qualify its tree (in place) and trace its lineage."""
+    catalog.stage(needed)
+    try:
+        columns = catalog.describe(model.sql)
+    except BindError as exc:
+        return {"error": str(exc)}
+    tree = model.tree if model.tree is not None else reparse(project, model)
+    qualified = sqlmod.qualify_columns(tree, catalog.mapping, copy=False)
+    lineage = model_lineage(replace(model, columns=columns), qualified)
+    return {"columns": [[c.name, c.type] for c in columns], "lineage": lineage_to_data(lineage)}
+
+
+def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Diagnostic],
+                   cache: CompileCache) -> dict[tuple[str, str], tuple[Column, ...] | None]:
     sources: dict[tuple[str, str], tuple[Column, ...] | None] = {}
     tables = [table_relation(i.table) for p in project.products for i in p.spec.inputs
               if i.kind == "table" and i.table]
@@ -75,7 +114,7 @@ def _infer_sources(project: Project, catalog: SchemaCatalog, diagnostics: list[D
             columns: tuple[Column, ...] | None = None
             if spec.kind == "file" and spec.file is not None and spec.file_format:
                 try:
-                    columns = catalog.describe_file(spec.file, spec.file_format)
+                    columns = _file_columns(spec.file, spec.file_format, catalog, cache)
                 except BindError as exc:
                     diagnostics.append(error(
                         "DP007", f"input `{spec.name}` cannot be read: {exc}", spec.location,
@@ -90,9 +129,24 @@ def _infer_sources(project: Project, catalog: SchemaCatalog, diagnostics: list[D
             else:
                 continue  # product inputs are typed when their producer's model is
             if columns is not None:
-                catalog.add(relation, columns)
+                catalog.known[relation] = columns
             sources[(product.name, spec.name)] = columns
     return sources
+
+
+def _file_columns(path: Path, file_format: str, catalog: _LazyCatalog, cache: CompileCache
+                  ) -> tuple[Column, ...]:
+    """DuckDB's reading of a file's schema, cached by the file's size and modification time."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return catalog.describe_file(path, file_format)  # raises the reader's own message
+    key = digest("file", str(path), file_format, str(stat.st_size), str(stat.st_mtime_ns))
+    entry = cache.get("type", key)
+    if entry is None:
+        entry = {"columns": [[c.name, c.type] for c in catalog.describe_file(path, file_format)]}
+        cache.put("type", key, entry)
+    return tuple(Column(name, type_) for name, type_ in entry["columns"])
 
 
 _QUOTED = re.compile(r'"([^"]+)"')

@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, build_scope
@@ -375,15 +375,18 @@ def _dedupe(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def model_lineage(model: CompiledModel) -> ModelLineage:
-    """The column lineage of one compiled model (empty, with a reason, if it cannot be traced)."""
-    if model.qualified is None:
-        reason = ("its columns are unknown" if model.columns is None
-                  else "sqlglot could not qualify its columns")
-        return ModelLineage(model.id, model.relation, MappingProxyType({}), MappingProxyType({}),
-                            (reason,))
+def untraced(model: CompiledModel, reason: str) -> ModelLineage:
+    return ModelLineage(model.id, model.relation, MappingProxyType({}), MappingProxyType({}),
+                        (reason,))
+
+
+def model_lineage(model: CompiledModel, qualified: exp.Query | None) -> ModelLineage:
+    """The column lineage of one model from its qualified tree (read, never changed)."""
+    if qualified is None:
+        return untraced(model, "its columns are unknown" if model.columns is None
+                        else "sqlglot could not qualify its columns")
     try:
-        names, columns, rows, problems = trace_query(model.qualified)
+        names, columns, rows, problems = trace_query(qualified)
     except Exception as exc:  # a query shape sqlglot's scopes do not support
         log.info("lineage: cannot trace %s: %s", model.id, exc)
         return ModelLineage(model.id, model.relation, MappingProxyType({}), MappingProxyType({}),
@@ -401,3 +404,21 @@ def model_lineage(model: CompiledModel) -> ModelLineage:
     for problem in problems:
         log.info("lineage of %s is incomplete: %s", model.id, problem)
     return ModelLineage(model.id, model.relation, MappingProxyType(fields), rows, tuple(problems))
+
+
+def lineage_to_data(lineage: ModelLineage) -> dict[str, object]:
+    """Plain lists and strings, for the compile cache."""
+    def cols(frozen: Frozen) -> list[list[object]]:
+        return [[c.schema, c.name, c.column, sorted(subtypes)] for c, subtypes in frozen.items()]
+
+    return {"fields": [[name, cols(sources)] for name, sources in lineage.fields.items()],
+            "dataset": cols(lineage.dataset), "problems": list(lineage.problems)}
+
+
+def lineage_from_data(model: CompiledModel, data: Mapping[str, Any]) -> ModelLineage:
+    def frozen(rows: Iterable[list[Any]]) -> Frozen:
+        return MappingProxyType({Col(s, n, c): frozenset(t) for s, n, c, t in rows})
+
+    fields = {name: frozen(rows) for name, rows in data["fields"]}
+    return ModelLineage(model.id, model.relation, MappingProxyType(fields),
+                        frozen(data["dataset"]), tuple(data["problems"]))

@@ -15,6 +15,8 @@ from dpsql.errors import Diagnostic, Location
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from dpsql.lineage import ModelLineage
+
 INTERNAL_SUFFIX = "_internal"
 MATERIALIZATIONS = ("view", "table", "incremental", "ephemeral")
 
@@ -159,10 +161,11 @@ class CompiledModel:
     line_map: tuple[int, ...] = ()  # rendered line index -> template line
     columns: tuple[Column, ...] | None = None
     port: str | None = None  # the output port this model feeds
-    # the parsed query with relations qualified, and after schema inference with every column
-    # qualified and stars expanded (sqlglot's qualify): shared by checks and lineage, read-only
+    # the parsed query with its relations bound, from the rendered SQL (positions map to the
+    # template); kept until schema inference, which qualifies it in place for lineage and
+    # drops it. Later readers call bind.reparse(), which gives it back.
     tree: exp.Query | None = field(default=None, compare=False, repr=False)
-    qualified: exp.Query | None = field(default=None, compare=False, repr=False)
+    lineage: ModelLineage | None = field(default=None, compare=False, repr=False)
     typed_by: str = ""  # how the columns were inferred and from what (typing_pass.note)
     # incremental models: the SQL rendered with is_incremental() true (ephemerals inlined),
     # used at build time when the relation exists and the build is not a full refresh

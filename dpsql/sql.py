@@ -130,8 +130,10 @@ def qualify_table(ref: TableRef, schema: str, name: str) -> None:
     node.set("this", exp.to_identifier(name, quoted=True))
 
 
-def qualify_columns(tree: exp.Query | None, schema: MappingSchema) -> exp.Query | None:
-    """A copy of the tree with every column qualified by its source and `*` expanded.
+def qualify_columns(tree: exp.Query | None, schema: MappingSchema, *, copy: bool = True
+                    ) -> exp.Query | None:
+    """The tree with every column qualified by its source and `*` expanded (a copy, unless
+    `copy` is false: then the tree itself is changed, which saves the copy's cost).
 
     Returns None when sqlglot cannot qualify the query (the model still builds; checks and
     lineage that need columns skip it and log why).
@@ -139,7 +141,7 @@ def qualify_columns(tree: exp.Query | None, schema: MappingSchema) -> exp.Query 
     if tree is None:
         return None
     try:
-        result = qualify(tree.copy(), schema=schema, dialect=DIALECT,
+        result = qualify(tree.copy() if copy else tree, schema=schema, dialect=DIALECT,
                          validate_qualify_columns=False, quote_identifiers=False,
                          identify=False)
     except Exception as exc:  # sqlglot raises several types; none is fatal here

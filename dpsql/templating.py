@@ -36,6 +36,7 @@ class _RenderState:
     incremental: bool
     config: dict[str, Any] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    env_read: dict[str, str | None] = field(default_factory=dict)  # for the compile cache
 
     def here(self) -> Location:
         """The template line being rendered: the model's own line, else a macro's."""
@@ -154,6 +155,7 @@ def _var(name: str, default: Any = _MISSING) -> Any:
 def _env_var(name: str, default: Any = _MISSING) -> Any:
     state = _STATE.get()
     env = state.project.config.env
+    state.env_read[name] = env.get(name)
     if name in env:
         return env[name]
     if default is not _MISSING:
@@ -183,6 +185,8 @@ class Renderer:
     def __init__(self, project: Project):
         self.project = project
         self._envs: dict[str, tuple[SandboxedEnvironment, tuple[Diagnostic, ...]]] = {}
+        # environment variables each template read, with their values (None: not set)
+        self.env_read: dict[Path, dict[str, str | None]] = {}
 
     def environment(self, product: Product) -> tuple[SandboxedEnvironment, tuple[Diagnostic, ...]]:
         cached = self._envs.get(product.name)
@@ -229,6 +233,8 @@ class Renderer:
             return Rendered("", {}, (), (*macro_errors, _render_error(exc, model.path)))
         finally:
             _STATE.reset(token)
+            if state.env_read:
+                self.env_read.setdefault(model.path, {}).update(state.env_read)
         diagnostics = (*macro_errors, *state.diagnostics)
         return Rendered(sql, state.config, line_map(model.text, sql), diagnostics)
 

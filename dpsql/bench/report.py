@@ -45,8 +45,10 @@ def _seconds(run: dict[str, Any], tool: str, step: str) -> float | None:
     return s.get("seconds") if s and s.get("ok") else None
 
 
-def _peak(run: dict[str, Any], tool: str) -> float | None:
-    peaks = [s["peak_rss_mb"] for s in run["tools"].get(tool, {}).values() if "peak_rss_mb" in s]
+def _peak(run: dict[str, Any], tool: str, prefix: str = "") -> float | None:
+    """The largest peak of a tool's steps (whose names start with `prefix`)."""
+    steps = run["tools"].get(tool, {})
+    peaks = [s["peak_rss_mb"] for k, s in steps.items() if "peak_rss_mb" in s and k.startswith(prefix)]
     return max(peaks) if peaks else None
 
 
@@ -94,7 +96,7 @@ def _row(
     name: str, models: int, value: float | None, goal: str, met: bool | None, unit: str
 ) -> dict[str, Any]:
     shown = "n/a" if value is None else (f"{value:.1f}x" if unit == "x" else f"{value:.3g} {unit}".strip())
-    status = "n/a" if met is None else ("met" if met else "missed")
+    status = ("n/a" if value is None else "—") if met is None else ("met" if met else "missed")
     return {"target": name, "models": models, "value": value, "shown": shown, "goal": goal, "status": status}
 
 
@@ -151,9 +153,19 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             _row("cold compile", LARGE_SIZE, cold, "< 15 s", None if cold is None else cold < 15, "s")
         )
-        peak = _peak(large, "dpsql")
+        peak = _peak(large, "dpsql", "compile")
+        met = None if peak is None else peak < 500
+        rows.append(_row("peak memory of a compile", LARGE_SIZE, peak, "< 500 MB", met, "MB"))
+        build_peak = _peak(large, "dpsql", "build")
         rows.append(
-            _row("peak memory", LARGE_SIZE, peak, "< 500 MB", None if peak is None else peak < 500, "MB")
+            _row(
+                "peak memory of a build (DuckDB's buffers included)",
+                LARGE_SIZE,
+                build_peak,
+                "(reported)",
+                None,
+                "MB",
+            )
         )
     return rows
 

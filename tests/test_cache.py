@@ -1,0 +1,88 @@
+"""The compile cache: unchanged models are not compiled again, and any change is seen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import BASE, run_cli, write_files
+
+from dpsql.cache import FILE, CompileCache
+from dpsql.compiler import compile_project
+from dpsql.loader import load_project
+
+STG = "inventory/items/models/stg_items.sql"
+TOTALS = "reports/shops/models/shop_totals.sql"
+
+
+def _compile(root: Path) -> tuple[dict, CompileCache]:
+    cache = CompileCache.load(root)
+    compiled = compile_project(load_project(root), cache=cache)
+    assert not compiled.errors, compiled.errors
+    cache.save()
+    summary = {mid: (m.sql, m.columns, m.depends_on,
+                     {k: dict(v) for k, v in m.lineage.fields.items()} if m.lineage else None)
+               for mid, m in compiled.models.items()}
+    return summary, cache
+
+
+def test_a_warm_compile_gives_the_same_result_from_the_cache(tiny: Path) -> None:
+    cold, first = _compile(tiny)
+    assert first.hits == 0 and (tiny / FILE).is_file()
+    warm, second = _compile(tiny)
+    assert second.misses == 0 and second.hits > 0
+    assert warm == cold
+
+
+def test_editing_a_model_recompiles_it_and_retypes_its_consumers(tiny: Path) -> None:
+    _compile(tiny)
+    write_files(tiny, {"inventory/items/models/fct_items.sql": """
+        select item_id, shop, qty, (qty * price * 2)::decimal(18,2) as value
+        from {{ ref('stg_items') }}
+    """})
+    edited, cache = _compile(tiny)
+    assert "* 2" in edited["items.fct_items"][0]
+    assert cache.misses == 2  # fct_items: bound and typed again; its consumer hits both
+    # an upstream type change reaches the consumer's types through the cache key
+    write_files(tiny, {STG: """
+        select item_id::bigint as item_id, shop, qty::bigint as qty, price::double as price
+        from {{ input('raw_items') }}
+    """})
+    retyped, _ = _compile(tiny)
+    types = {c.name: c.type for c in retyped["items.stg_items"][1]}
+    assert types["price"] == "DOUBLE"
+
+
+def test_macro_and_env_changes_are_seen(tiny: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    write_files(tiny, {
+        "macros/m.sql": "{% macro factor() %}2{% endmacro %}\n",
+        TOTALS: "select shop, (sum(value) * {{ factor() }} * {{ env_var('DPSQL_F', '1') }})"
+                "::decimal(18,2) as total from items.items group by shop\n",
+    })
+    first, _ = _compile(tiny)
+    assert "* 2 * 1" in first["shops.shop_totals"][0]
+    write_files(tiny, {"macros/m.sql": "{% macro factor() %}3{% endmacro %}\n"})
+    second, _ = _compile(tiny)
+    assert "* 3 * 1" in second["shops.shop_totals"][0]
+    monkeypatch.setenv("DPSQL_F", "5")
+    third, _ = _compile(tiny)
+    assert "* 3 * 5" in third["shops.shop_totals"][0]
+
+
+def test_errors_are_never_cached(tiny: Path) -> None:
+    write_files(tiny, {TOTALS: "select shopp from items.items\n"})
+    for _ in range(2):
+        result = run_cli("compile", "-p", str(tiny))
+        assert result.exit_code == 1 and "shopp" in result.stderr
+
+
+def test_a_damaged_cache_is_ignored(tiny: Path) -> None:
+    assert run_cli("compile", "-p", str(tiny)).exit_code == 0
+    (tiny / FILE).write_text("{not json", encoding="utf-8")
+    assert run_cli("compile", "-p", str(tiny)).exit_code == 0
+    assert json.loads((tiny / FILE).read_text())["format"] == 1
+
+
+def test_check_reads_the_cache_but_writes_nothing(tiny: Path) -> None:
+    assert run_cli("check", "-p", str(tiny)).exit_code == 0
+    assert not (tiny / "target").exists()
