@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import BASE, run_cli, write_files
+from conftest import run_cli, write_files
 
 from dpsql.cache import FILE, CompileCache
 from dpsql.compiler import compile_project
