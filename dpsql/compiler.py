@@ -24,6 +24,7 @@ from dpsql.dbtests import column_tests, singular_test
 from dpsql.ephemeral import Inliner, check_config, inline_ephemerals
 from dpsql.errors import Diagnostic, Location, error
 from dpsql.infer import infer
+from dpsql.parallel import MIN_ITEMS, fork_map, workers
 from dpsql.project import (
     Column,
     CompiledModel,
@@ -77,6 +78,7 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
     workspace = workspace_digest(project)
     env = project.config.env
     models: dict[str, CompiledModel] = {}
+    misses: list[tuple[Product, ModelSource, str]] = []
     for product in project.products:
         product_key = digest(workspace, product.name, files_digest(product.macro_files))
         for source in product.models:
@@ -84,20 +86,56 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
             entry = cache.get("bind", key)
             if entry is not None and all(env.get(k) == v for k, v in entry["env"].items()):
                 models[source.id] = from_entry(product, source, entry)
-                continue
-            found: list[Diagnostic] = []
-            model = compile_model(project, product, source, renderer, found)
-            if model is not None and model.config.materialized == "incremental":
-                variant = compile_model(project, product, source, renderer, found,
-                                        incremental=True)
-                model = replace(model, incremental_sql=variant.sql if variant else None)
+            else:
+                misses.append((product, source, key))
+    if len(misses) >= MIN_ITEMS and workers() > 1:
+        # in other processes: results come back as cache entries (trees are not kept)
+        items = [(product.name, source.name) for product, source, _ in misses]
+        for (product, source, key), (entry, found) in zip(
+                misses, fork_map(_bind_entry, project, items), strict=True):
             diagnostics.extend(found)
-            if model is None:
-                continue
+            if entry is not None:
+                models[source.id] = from_entry(product, source, entry)
+                if not any(d.is_error for d in found):
+                    cache.put("bind", key, entry)
+        return models
+    for product, source, key in misses:
+        found = []
+        model = _bind(project, product, source, renderer, found)
+        diagnostics.extend(found)
+        if model is not None:
             models[model.id] = model
             if not any(d.is_error for d in found):
                 cache.put("bind", key, to_entry(model, renderer.env_read.get(source.path, {})))
     return models
+
+
+def _bind(project: Project, product: Product, source: ModelSource, renderer: Renderer,
+          found: list[Diagnostic]) -> CompiledModel | None:
+    model = compile_model(project, product, source, renderer, found)
+    if model is not None and model.config.materialized == "incremental":
+        variant = compile_model(project, product, source, renderer, found, incremental=True)
+        model = replace(model, incremental_sql=variant.sql if variant else None)
+    return model
+
+
+_renderers: dict[int, Renderer] = {}
+
+
+def _bind_entry(project: Project, item: tuple[str, str]
+                ) -> tuple[dict[str, object] | None, list[Diagnostic]]:
+    """Bind one model in a worker process; returns its cache entry and diagnostics."""
+    renderer = _renderers.get(id(project))
+    if renderer is None:
+        renderer = _renderers[id(project)] = Renderer(project)
+    product = project.by_name[item[0]]
+    source = product.model(item[1])
+    assert source is not None
+    found: list[Diagnostic] = []
+    model = _bind(project, product, source, renderer, found)
+    if model is None:
+        return None, found
+    return to_entry(model, renderer.env_read.get(source.path, {})), found
 
 
 def workspace_digest(project: Project) -> str:

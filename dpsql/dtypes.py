@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 
@@ -10,6 +11,21 @@ import duckdb
 
 _lock = threading.Lock()
 _con: duckdb.DuckDBPyConnection | None = None
+
+
+_inherited: list[duckdb.DuckDBPyConnection] = []
+
+
+def _forget_connection() -> None:
+    """A forked worker must not use the parent's DuckDB connection: it opens its own. The old
+    one is kept referenced, never closed (its threads do not exist in the child)."""
+    global _con
+    if _con is not None:
+        _inherited.append(_con)
+        _con = None
+
+
+os.register_at_fork(after_in_child=_forget_connection)
 
 
 @functools.lru_cache(maxsize=4096)

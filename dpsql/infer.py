@@ -10,7 +10,7 @@ import logging
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dpsql import sql as sqlmod
 from dpsql import typing_pass
@@ -18,8 +18,12 @@ from dpsql.bind import reparse
 from dpsql.cache import CompileCache, digest
 from dpsql.errors import Diagnostic, Location, error
 from dpsql.lineage import lineage_from_data, lineage_to_data, model_lineage
+from dpsql.parallel import fork_map
 from dpsql.project import Column, CompiledModel, Project, Relation, table_relation
 from dpsql.schema import BindError, SchemaCatalog, warehouse_columns
+
+if TYPE_CHECKING:
+    from sqlglot.schema import MappingSchema
 
 log = logging.getLogger("dpsql")
 
@@ -35,8 +39,9 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
         sources = _infer_sources(project, catalog, diagnostics, cache)
         interfaces = typing_pass.interfaces(project)  # consumers see a port's contract
         catalog.known.update(interfaces)
-        out = dict(models)
-        for mid in order:
+        entries: dict[str, dict[str, Any]] = {}
+        traced: list[tuple[str, str]] = []  # (model id, cache key) typed now, to trace
+        for mid in order:  # types, in DAG order (each model needs its upstream's)
             model = models[mid]
             product = project.by_name[model.product]
             needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
@@ -47,9 +52,9 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
             key = digest(model.sql, *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
             entry = cache.get("type", key)
             if entry is None:
-                entry = _type_model(project, model, needed, catalog)
+                entry = _describe(model, needed, catalog)
                 if "error" not in entry:
-                    cache.put("type", key, entry)
+                    traced.append((mid, key))
             if "error" in entry:
                 diagnostics.append(error(
                     "DP208", f"model `{mid}` does not bind: {entry['error']}",
@@ -57,12 +62,20 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
                     "fix the column or function named here; upstream columns are listed by "
                     "`dpsql ls --columns`"))
                 continue
-            columns = tuple(Column(name, type_) for name, type_ in entry["columns"])
+            entries[mid] = entry
             if model.relation not in interfaces:
-                catalog.known[model.relation] = columns
-            typed = replace(model, columns=columns, tree=None)
+                catalog.known[model.relation] = _columns(entry)
+        catalog.close()  # no DuckDB work below, and worker processes must not inherit it
+        typed = {mid: replace(models[mid], columns=_columns(entries[mid])) for mid, _ in traced}
+        lineages = fork_map(_trace, (project, catalog.mapping, typed), [m for m, _ in traced])
+        for (mid, key), lineage in zip(traced, lineages, strict=True):
+            entries[mid]["lineage"] = lineage
+            cache.put("type", key, entries[mid])
+        out = dict(models)
+        for mid, entry in entries.items():
+            typed = replace(models[mid], columns=_columns(entry), tree=None)
             out[mid] = replace(typed, lineage=lineage_from_data(typed, entry["lineage"]),
-                               typed_by=typing_pass.note(project, model, models, interfaces))
+                               typed_by=typing_pass.note(project, typed, models, interfaces))
             typing_pass.log_typed(out[mid])
         return out, sources
     finally:
@@ -88,18 +101,29 @@ class _LazyCatalog(SchemaCatalog):
         return ",".join(f"{c.name} {c.type}" for c in self.known[relation])
 
 
-def _type_model(project: Project, model: CompiledModel, needed: list[Relation],
-                catalog: _LazyCatalog) -> dict[str, Any]:
-    """Describe the model with DuckDB, then qualify its tree (in place) and trace its lineage."""
+def _columns(entry: dict[str, Any]) -> tuple[Column, ...]:
+    return tuple(Column(name, type_) for name, type_ in entry["columns"])
+
+
+def _describe(model: CompiledModel, needed: list[Relation], catalog: _LazyCatalog
+              ) -> dict[str, Any]:
+    """The model's columns as DuckDB binds it against stand-ins of what it reads."""
     catalog.stage(needed)
     try:
         columns = catalog.describe(model.sql)
     except BindError as exc:
         return {"error": str(exc)}
+    return {"columns": [[c.name, c.type] for c in columns]}
+
+
+def _trace(shared: tuple[Project, MappingSchema, dict[str, CompiledModel]], mid: str
+           ) -> dict[str, object]:
+    """Qualify a typed model's tree (in place: it is not used again) and trace its lineage."""
+    project, mapping, models = shared
+    model = models[mid]
     tree = model.tree if model.tree is not None else reparse(project, model)
-    qualified = sqlmod.qualify_columns(tree, catalog.mapping, copy=False)
-    lineage = model_lineage(replace(model, columns=columns), qualified)
-    return {"columns": [[c.name, c.type] for c in columns], "lineage": lineage_to_data(lineage)}
+    qualified = sqlmod.qualify_columns(tree, mapping, copy=False)
+    return lineage_to_data(model_lineage(model, qualified))
 
 
 def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Diagnostic],

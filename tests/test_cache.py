@@ -86,3 +86,27 @@ def test_a_damaged_cache_is_ignored(tiny: Path) -> None:
 def test_check_reads_the_cache_but_writes_nothing(tiny: Path) -> None:
     assert run_cli("check", "-p", str(tiny)).exit_code == 0
     assert not (tiny / "target").exists()
+
+
+def test_parallel_compile_gives_the_same_result(tiny: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dpsql.compiler
+    import dpsql.parallel
+
+    write_files(tiny, {
+        TOTALS: "select shopp from items.items\n",  # an error, reported from a worker
+        "reports/shops/models/more.sql": "select 1 as x from {{ ref('nowhere') }}\n",
+    })
+    project = load_project(tiny)
+    sequential = compile_project(project)
+    monkeypatch.setattr(dpsql.compiler, "MIN_ITEMS", 1)
+    monkeypatch.setattr(dpsql.parallel, "MIN_ITEMS", 1)
+    monkeypatch.setattr(dpsql.compiler, "workers", lambda: 2)
+    monkeypatch.setattr(dpsql.parallel, "workers", lambda: 2)
+    parallel = compile_project(project)
+
+    def view(compiled):  # type: ignore[no-untyped-def]
+        return ({mid: (m.sql, m.columns, m.lineage.fields if m.lineage else None)
+                 for mid, m in compiled.models.items()}, sorted(map(str, compiled.diagnostics)))
+
+    assert view(parallel) == view(sequential)
+    assert any(d.code == "DP103" for d in parallel.diagnostics)
