@@ -66,8 +66,8 @@ def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
             if model.relation not in interfaces:
                 catalog.known[model.relation] = _columns(entry)
         catalog.close()  # no DuckDB work below, and worker processes must not inherit it
-        typed = {mid: replace(models[mid], columns=_columns(entries[mid])) for mid, _ in traced}
-        lineages = fork_map(_trace, (project, catalog.mapping, typed), [m for m, _ in traced])
+        to_trace = {mid: replace(models[mid], columns=_columns(entries[mid])) for mid, _ in traced}
+        lineages = fork_map(_trace, (project, catalog.mapping, to_trace), list(to_trace))
         for (mid, key), lineage in zip(traced, lineages, strict=True):
             entries[mid]["lineage"] = lineage
             cache.put("type", key, entries[mid])
