@@ -148,7 +148,20 @@ def _model(model: CompiledModel, root: Path) -> dict[str, Any]:
         "port": model.port,
         "depends_on": {"models": list(model.depends_on), "inputs": list(model.inputs)},
         "columns": [c.to_dict() for c in model.columns] if model.columns is not None else None,
+        "typed_by": model.typed_by,
+        "lineage": _lineage(model),
     }
+
+
+def _lineage(model: CompiledModel) -> dict[str, Any] | None:
+    """Column lineage: each output column's sources (`schema.relation.column`) and edge types."""
+    lineage = model.lineage
+    if lineage is None:
+        return None
+    def sources(frozen: Any) -> dict[str, list[str]]:
+        return {str(col): sorted(types) for col, types in frozen.items()}
+    return {"columns": {name: sources(found) for name, found in lineage.fields.items()},
+            "rows": sources(lineage.dataset), "incomplete": list(lineage.problems)}
 
 
 def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:

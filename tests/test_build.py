@@ -93,6 +93,9 @@ def test_compile_writes_sql_and_manifest(tiny: Path) -> None:
     assert totals["columns"] == [{"name": "shop", "type": "VARCHAR"},
                                  {"name": "total", "type": "DECIMAL(18,2)"}]
     assert totals["materialized"] == "table" and totals["relation"] == "shops.shop_totals"
+    assert totals["lineage"]["columns"] == {"shop": {"items.items.shop": ["IDENTITY"]},
+                                            "total": {"items.items.value": ["AGGREGATION"]}}
+    assert totals["lineage"]["rows"] == {"items.items.shop": ["GROUP_BY"]}
     assert manifest["models"]["items.stg_items"]["relation"] == "items_internal.stg_items"
     assert not (tiny / "wh.duckdb").exists()
 
