@@ -8,14 +8,13 @@ warehouse names, and the compiled SQL is generated from the tree.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
 from sqlglot import exp
 
 from dpsql import sql as sqlmod
-from dpsql.errors import Diagnostic, Location, error
+from dpsql.errors import Diagnostic, Location, did_you_mean, error
 from dpsql.project import (
     INTERNAL_SUFFIX,
     CompiledModel,
@@ -26,13 +25,6 @@ from dpsql.project import (
     table_relation,
 )
 from dpsql.templating import Renderer, model_config
-
-
-def did_you_mean(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    if close:
-        return f"did you mean `{close[0]}`?"
-    return f"known: {', '.join(sorted(options))}" if options else "there are none"
 
 
 @dataclass(frozen=True)

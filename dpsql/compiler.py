@@ -16,13 +16,13 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from dpsql.bind import compile_model, did_you_mean
+from dpsql.bind import compile_model
 from dpsql.cache import CompileCache, digest, files_digest
 from dpsql.contracts import check_interfaces
 from dpsql.dag import topological_order
 from dpsql.dbtests import column_tests, singular_test
 from dpsql.ephemeral import Inliner, check_config, inline_ephemerals
-from dpsql.errors import Diagnostic, Location, error
+from dpsql.errors import Diagnostic, Location, did_you_mean, error
 from dpsql.infer import infer
 from dpsql.parallel import MIN_ITEMS, fork_map, workers
 from dpsql.project import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -82,6 +83,15 @@ def warning(
     code: str, message: str, location: Location | None = None, hint: str | None = None
 ) -> Diagnostic:
     return Diagnostic(code, message, location, hint, Severity.WARNING)
+
+
+def did_you_mean(name: str, options: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """A hint for a misspelt name: the closest option, else the known ones."""
+    names = sorted(options)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=cutoff)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return f"known: {', '.join(names)}" if names else "none are defined"
 
 
 def raise_if_errors(diagnostics: Iterable[Diagnostic]) -> None:

@@ -19,7 +19,7 @@ import jinja2
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from dpsql.errors import Diagnostic, Location, error
+from dpsql.errors import Diagnostic, Location, did_you_mean, error
 from dpsql.project import MATERIALIZATIONS, ModelConfig, ModelSource, Product, Project
 from dpsql.project import RenderedRelation as Rel
 
@@ -69,13 +69,6 @@ class Rendered:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def _suggest(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    if close:
-        return f"did you mean `{close[0]}`?"
-    return f"known: {', '.join(sorted(options))}" if options else "none are defined"
-
-
 def _ref(*args: str) -> Any:
     state = _STATE.get()
     product = state.product
@@ -87,7 +80,7 @@ def _ref(*args: str) -> Any:
         if product.spec.input(name) is not None:
             return _input(name)
         return state.fail("DP103", f"ref('{name}'): product `{product.name}` has no model "
-                          f"`{name}`", _suggest(name, sorted(product.model_names)))
+                          f"`{name}`", did_you_mean(name, sorted(product.model_names)))
     if len(args) == 2:
         other_name, port = args
         if other_name == product.name:
@@ -96,11 +89,11 @@ def _ref(*args: str) -> Any:
         if other is None:
             return state.fail("DP103", f"ref('{other_name}', '{port}'): no product "
                               f"`{other_name}` in the workspace",
-                              _suggest(other_name, list(state.project.by_name)))
+                              did_you_mean(other_name, list(state.project.by_name)))
         if other.spec.output(port) is None:
             return state.fail("DP103", f"ref('{other_name}', '{port}'): product `{other_name}` "
                               f"has no output port `{port}`",
-                              _suggest(port, [o.name for o in other.spec.outputs]))
+                              did_you_mean(port, [o.name for o in other.spec.outputs]))
         declared = any(i.product == other_name and i.port == port for i in product.spec.inputs)
         if not declared:
             return state.fail(
@@ -118,7 +111,7 @@ def _input(name: str) -> Any:
     if spec is None:
         return state.fail("DP104", f"input('{name}'): product `{state.product.name}` declares no "
                           f"input `{name}`",
-                          _suggest(name, [i.name for i in state.product.spec.inputs]))
+                          did_you_mean(name, [i.name for i in state.product.spec.inputs]))
     relation = state.product.relation_of_input(spec)
     return Rel(relation.schema, relation.name)
 
@@ -128,7 +121,7 @@ def _config(**kwargs: Any) -> str:
     for key, value in kwargs.items():
         if key not in _CONFIG_KEYS:
             state.fail("DP106", f"config() has no option `{key}`",
-                       _suggest(key, sorted(_CONFIG_KEYS)))
+                       did_you_mean(key, sorted(_CONFIG_KEYS)))
             continue
         if key == "materialized" and value not in MATERIALIZATIONS:
             state.fail("DP106", f"materialized='{value}' is not a materialization",
