@@ -44,21 +44,30 @@ def write_json(path: Path, data: Any, *, compact: bool = False) -> None:
     os.replace(tmp, path)
 
 
-def write_compiled(compiled: CompiledProject) -> Path:
-    """target/compiled/<product>/<model>.sql for every compiled model; returns the folder."""
+def write_compiled(compiled: CompiledProject) -> list[Path]:
+    """target/compiled/<product>/<model>.sql for every compiled model (and, for incremental
+    models, <model>.incremental.sql); returns the files. Unchanged files are not rewritten."""
     out = target_dir(compiled) / "compiled"
+    written: list[Path] = []
+    folders: set[Path] = set()
     for model in compiled.models.values():
         path = out / model.product / f"{model.name}.sql"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = model.sql.rstrip() + "\n"
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+        if path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(path.parent)
+        files = [(path, model.sql)]
         if model.incremental_sql is not None:  # what runs when the table already exists
-            variant = path.with_suffix(".incremental.sql")
-            text = model.incremental_sql.rstrip() + "\n"
-            if not variant.exists() or variant.read_text(encoding="utf-8") != text:
-                variant.write_text(text, encoding="utf-8")
-    return out
+            files.append((path.with_suffix(".incremental.sql"), model.incremental_sql))
+        for file, sql in files:
+            text = sql.rstrip() + "\n"
+            try:
+                same = file.read_text(encoding="utf-8") == text
+            except OSError:
+                same = False
+            if not same:
+                file.write_text(text, encoding="utf-8")
+            written.append(file)
+    return written
 
 
 def manifest(compiled: CompiledProject) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dpsql import __version__
 
 if TYPE_CHECKING:
     from dpsql.console import Console
+    from dpsql.errors import Diagnostic
     from dpsql.project import CompiledProject
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,9 +98,31 @@ def _compile(project_dir: Path, console: Console, *, write: bool = True) -> Comp
     if warnings:
         console.diagnostics(warnings)
     if write:
-        write_compiled(compiled)
-        write_manifest(compiled)
+        outputs = [write_manifest(compiled), *write_compiled(compiled)]
+        _record_stamp(compiled, outputs, warnings)
     return compiled
+
+
+def _summary(compiled: CompiledProject) -> str:
+    return (f"Compiled {len(compiled.models)} models in {len(compiled.project.products)} "
+            f"products into {compiled.project.root / 'target'}")
+
+
+def _record_stamp(compiled: CompiledProject, outputs: list[Path],
+                  warnings: list[Diagnostic]) -> None:
+    from dpsql import stamp
+
+    project = compiled.project
+    specs = [i for p in project.products for i in p.spec.inputs]
+    stamp.record(
+        project.root,
+        inputs=[i.file for i in specs if i.kind == "file" and i.file is not None],
+        warehouse=project.config.warehouse if any(i.kind == "table" for i in specs) else None,
+        env=compiled.env_read,
+        outputs=outputs,
+        warnings=[stamp.diagnostic_to_data(d) for d in warnings],
+        summary=_summary(compiled),
+    )
 
 
 def _plan(compiled: CompiledProject, select: tuple[str, ...], exclude: tuple[str, ...]) -> Any:
@@ -120,12 +143,17 @@ def compile(project_dir: Path) -> None:
 
     Nothing is read from or written to the warehouse.
     """
+    from dpsql import stamp
+    from dpsql.config import environment
     from dpsql.console import Console
 
     console = Console(Path.cwd())
-    compiled = _compile(project_dir, console)
-    console.print(f"Compiled {len(compiled.models)} models in {len(compiled.project.products)} "
-                  f"products into {compiled.project.root / 'target'}")
+    last = stamp.unchanged(project_dir.resolve(), environment())
+    if last is not None:  # nothing a compile reads has changed: its outputs stand
+        console.diagnostics(stamp.diagnostics_from_data(last["warnings"]))
+        console.print(f"{last['summary']} (nothing changed)")
+        return
+    console.print(_summary(_compile(project_dir, console)))
 
 
 @main.command(short_help="Run every static check; report all problems at once.")

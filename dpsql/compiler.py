@@ -52,7 +52,8 @@ def _compile_project(project: Project, infer_schemas: bool, cache: CompileCache
                      ) -> CompiledProject:
     diagnostics: list[Diagnostic] = list(check_inputs(project))
     renderer = Renderer(project)
-    models = bind_models(project, renderer, cache, diagnostics)
+    env_read: dict[str, str | None] = {}
+    models = bind_models(project, renderer, cache, diagnostics, env_read)
     order, cycle_diagnostics = order_models(project, models)
     diagnostics.extend(cycle_diagnostics)
     diagnostics.extend(product_cycles(project, models))
@@ -69,12 +70,15 @@ def _compile_project(project: Project, infer_schemas: bool, cache: CompileCache
         diagnostics=tuple(_dedupe(diagnostics)),
         sources=MappingProxyType(sources),
         tests=tests,
+        env_read=MappingProxyType(env_read),
     ))
 
 
 def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
-                diagnostics: list[Diagnostic]) -> dict[str, CompiledModel]:
-    """Render, parse and bind every model, or take the result from the cache."""
+                diagnostics: list[Diagnostic], env_read: dict[str, str | None]
+                ) -> dict[str, CompiledModel]:
+    """Render, parse and bind every model, or take the result from the cache; `env_read`
+    collects the environment variables the templates read."""
     workspace = workspace_digest(project)
     env = project.config.env
     models: dict[str, CompiledModel] = {}
@@ -86,6 +90,7 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
             entry = cache.get("bind", key)
             if entry is not None and all(env.get(k) == v for k, v in entry["env"].items()):
                 models[source.id] = from_entry(product, source, entry)
+                env_read.update(entry["env"])
             else:
                 misses.append((product, source, key))
     if len(misses) >= MIN_ITEMS and workers() > 1:
@@ -95,6 +100,7 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
                 misses, fork_map(_bind_entry, project, items), strict=True):
             diagnostics.extend(found)
             if entry is not None:
+                env_read.update(entry["env"])
                 models[source.id] = from_entry(product, source, entry)
                 if not any(d.is_error for d in found):
                     cache.put("bind", key, entry)
@@ -103,6 +109,7 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
         found = []
         model = _bind(project, product, source, renderer, found)
         diagnostics.extend(found)
+        env_read.update(renderer.env_read.get(source.path, {}))
         if model is not None:
             models[model.id] = model
             if not any(d.is_error for d in found):
@@ -123,7 +130,7 @@ _renderers: dict[int, Renderer] = {}
 
 
 def _bind_entry(project: Project, item: tuple[str, str]
-                ) -> tuple[dict[str, object] | None, list[Diagnostic]]:
+                ) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
     """Bind one model in a worker process; returns its cache entry and diagnostics."""
     renderer = _renderers.get(id(project))
     if renderer is None:
@@ -146,7 +153,7 @@ def workspace_digest(project: Project) -> str:
     return digest(files_digest(files), names)
 
 
-def to_entry(model: CompiledModel, env_read: dict[str, str | None]) -> dict[str, object]:
+def to_entry(model: CompiledModel, env_read: dict[str, str | None]) -> dict[str, Any]:
     config = model.config
     return {"rendered": model.rendered_sql, "sql": model.sql, "inc": model.incremental_sql,
             "cfg": [config.materialized, list(config.tags), list(config.unique_key),

@@ -157,6 +157,11 @@ class _Checker:
         return value
 
 
+def environment() -> Mapping[str, str]:
+    """The process's environment variables (read here only, like every other setting)."""
+    return dict(os.environ)
+
+
 def load_workspace(root: Path, environ: Mapping[str, str] | None = None) -> WorkspaceConfig:
     """Read `root/dpsql.yml`."""
     root = root.resolve()

@@ -213,6 +213,8 @@ class CompiledProject:
         default_factory=lambda: MappingProxyType({})
     )  # (product, input) -> columns of file and table inputs
     tests: tuple[DataTest, ...] = ()  # column tests from contracts, singular tests
+    # environment variables the templates read, with the values they had (None: not set)
+    env_read: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

@@ -79,6 +79,7 @@ def test_errors_are_never_cached(tiny: Path) -> None:
 def test_a_damaged_cache_is_ignored(tiny: Path) -> None:
     assert run_cli("compile", "-p", str(tiny)).exit_code == 0
     (tiny / FILE).write_text("{not json", encoding="utf-8")
+    (tiny / "target" / "cache" / "stamp.json").unlink()  # force a real compile
     assert run_cli("compile", "-p", str(tiny)).exit_code == 0
     assert json.loads((tiny / FILE).read_text())["format"] == 1
 
@@ -110,3 +111,58 @@ def test_parallel_compile_gives_the_same_result(tiny: Path, monkeypatch) -> None
 
     assert view(parallel) == view(sequential)
     assert any(d.code == "DP103" for d in parallel.diagnostics)
+
+
+def _noop(root: Path) -> bool:
+    result = run_cli("compile", "-p", str(root))
+    assert result.exit_code == 0, result.output
+    return "(nothing changed)" in result.output
+
+
+def test_compile_with_nothing_changed_is_recognised(tiny: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import time
+
+    write_files(tiny, {
+        "reports/shops/product.yml": (tiny / "reports/shops/product.yml").read_text()
+        + "  - name: extra\n",  # a port without a contract: a warning
+        "reports/shops/models/extra.sql": "select '{{ env_var('DPSQL_STAMP', 'a') }}' as v\n",
+    })
+    first = run_cli("compile", "-p", str(tiny))
+    assert first.exit_code == 0 and "(nothing changed)" not in first.output
+    again = run_cli("compile", "-p", str(tiny))
+    assert "(nothing changed)" in again.output
+    assert "[DP306]" in again.stderr, "warnings are reported again"
+
+    def bump(rel: str, text: str | None = None) -> None:
+        path = tiny / rel
+        if text is not None:
+            path.write_text(text, encoding="utf-8")
+        later = time.time_ns() + 5_000_000_000
+        os.utime(path, ns=(later, later))
+
+    changes = [
+        lambda: bump("inventory/items/models/stg_items.sql"),
+        lambda: bump("inventory/items/product.yml"),
+        lambda: bump("data/items.csv"),
+        lambda: write_files(tiny, {"macros/new.sql": "{% macro n() %}1{% endmacro %}\n"}),
+        lambda: write_files(tiny, {"reports/shops/tests/none.sql": "select 1 where false\n"}),
+        lambda: monkeypatch.setenv("DPSQL_STAMP", "b"),
+        lambda: (tiny / "target" / "compiled" / "items" / "fct_items.sql").unlink(),
+    ]
+    for change in changes:
+        change()
+        assert not _noop(tiny), "a change must give a real compile"
+        assert _noop(tiny)
+    assert (tiny / "target" / "compiled" / "items" / "fct_items.sql").is_file()
+
+
+def test_a_failed_compile_leaves_no_stamp_behind(tiny: Path) -> None:
+    assert not _noop(tiny)
+    good = (tiny / TOTALS).read_text()
+    write_files(tiny, {TOTALS: "select shopp from items.items\n"})
+    assert run_cli("compile", "-p", str(tiny)).exit_code == 1
+    assert run_cli("compile", "-p", str(tiny)).exit_code == 1
+    write_files(tiny, {TOTALS: good})
+    assert not _noop(tiny)
+    assert _noop(tiny)
