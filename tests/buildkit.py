@@ -4,34 +4,13 @@ in-process, and the warehouse read back on a read-only connection that is always
 from __future__ import annotations
 
 import json
-import textwrap
-import traceback
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from click.testing import CliRunner, Result
-
-
-def write_files(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
-
-
-def invoke(*args: str) -> Result:
-    from dpsql.cli import main
-
-    return CliRunner().invoke(main, list(args))
-
-
-def explain(result: Result) -> str:
-    text = result.output
-    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
-        text += "".join(traceback.format_exception(*result.exc_info))
-    return text
+from click.testing import Result
+from conftest import explain
+from conftest import run_cli as invoke
 
 
 def build(root: Path, *args: str, ok: bool = True) -> Result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +23,14 @@ def write_files(root: Path, files: Mapping[str, str]) -> Path:
 
 def run_cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
+
+
+def explain(result: Result) -> str:
+    """The command's output, and its traceback if it raised."""
+    text = result.output
+    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+        text += "".join(traceback.format_exception(*result.exc_info))
+    return text
 
 
 # A small valid workspace: two products in two domains, a file input, a port read across.

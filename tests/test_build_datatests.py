@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from buildkit import build, explain, invoke, query, run_results, with_status, write_files
+from buildkit import build, explain, invoke, query, run_results, with_status
+from conftest import write_files
 
 FILES = {
     "dpsql.yml": "name: ws\nwarehouse: warehouse.duckdb\nthreads: 2\n",

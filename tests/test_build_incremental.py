@@ -10,7 +10,8 @@ import os
 from datetime import date
 from pathlib import Path
 
-from buildkit import build, explain, query, run_results, write_csv, write_files
+from buildkit import build, explain, query, run_results, write_csv
+from conftest import write_files
 
 HEADER = "id,kind,amount,updated"
 

@@ -6,7 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import sqlglot
-from buildkit import build, explain, invoke, query, relations, write_files
+from buildkit import build, explain, invoke, query, relations
+from conftest import write_files
 from sqlglot import exp
 
 FILES = {

@@ -7,7 +7,8 @@ import itertools
 from datetime import datetime
 from pathlib import Path
 
-from buildkit import build, run_results, write_files
+from buildkit import build, run_results
+from conftest import write_files
 from rich.console import Console as RichConsole
 
 SLOW = "select {tag} as tag, count(*) as n from range(60000000) where hash(range) % 1000 = 7\n"

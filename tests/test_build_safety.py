@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from buildkit import build, explain, invoke, query, relations, run_results, write_files
+from buildkit import build, explain, invoke, query, relations, run_results
+from conftest import write_files
 
 ROWS = 50_000
 SMALL, BIG = 1_000, 3_000_000_000  # rows scanned by the slow model: fast, then several seconds

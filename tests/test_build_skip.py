@@ -7,7 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from buildkit import build, explain, query, relations, run_results, with_status, write_files
+from buildkit import build, explain, query, relations, run_results, with_status
+from conftest import write_files
 
 FILES = {
     "dpsql.yml": "name: ws\nwarehouse: warehouse.duckdb\nthreads: 3\n",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import traceback
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -19,7 +18,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from click.testing import CliRunner, Result
+from conftest import explain
+from conftest import run_cli as invoke
 
 SHOP = Path(__file__).resolve().parents[1] / "projects" / "shop"
 DATA = SHOP / "data"
@@ -280,19 +280,6 @@ def expected_customer_360() -> list[tuple[Any, ...]]:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def invoke(*args: str) -> Result:
-    from dpsql.cli import main  # imported here so the rest of the suite collects without it
-
-    return CliRunner().invoke(main, list(args))
-
-
-def explain(result: Result) -> str:
-    text = result.output
-    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
-        text += "".join(traceback.format_exception(*result.exc_info))
-    return text
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ product in between; the example workspace (projects/shop) checks what a new user
 from __future__ import annotations
 
 import json
-import textwrap
-import traceback
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -17,9 +15,8 @@ from urllib.parse import urlparse
 
 import jsonschema
 import pytest
-from click.testing import CliRunner, Result
-
-from dpsql.cli import main
+from conftest import explain, write_files
+from conftest import run_cli as invoke
 
 SHOP = Path(__file__).resolve().parents[1] / "projects" / "shop"
 SCHEMA = Path(__file__).parent / "fixtures" / "openlineage" / "run-event.schema.json"
@@ -89,25 +86,6 @@ MINI: dict[str, str] = {
 }
 
 
-def write_workspace(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return root
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
-
-
-def explain(result: Result) -> str:
-    text = result.output
-    if result.exc_info is not None and not isinstance(result.exception, SystemExit):
-        text += "".join(traceback.format_exception(*result.exc_info))
-    return text
-
-
 def lineage_json(root: Path, *args: str) -> dict[str, Any]:
     result = invoke("lineage", "-p", str(root), "--format", "json", *args)
     assert result.exit_code == 0, explain(result)
@@ -122,7 +100,7 @@ def node_ids(doc: dict[str, Any], side: str = "up") -> set[str]:
 
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_workspace(tmp_path_factory.mktemp("mini"), MINI)
+    return write_files(tmp_path_factory.mktemp("mini"), MINI)
 
 
 # --- across products -------------------------------------------------------------------------
