@@ -9,13 +9,12 @@ reported at once, before the first model is built.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 import duckdb
 
 from dpsql.config import InputSpec
-from dpsql.dtypes import canonical
+from dpsql.dtypes import canonical, widens
 from dpsql.ephemeral import reads_through
 from dpsql.errors import Diagnostic, error
 from dpsql.project import Column, CompiledModel, CompiledProject, Relation
@@ -137,26 +136,10 @@ def _dedupe(found: list[Diagnostic]) -> list[Diagnostic]:
     return list(dict.fromkeys(found))
 
 
-_INTS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
-_UINTS = ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
-_DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
-
-
 def satisfies(published: str, expected: str) -> bool:
-    """Published type equal to, or a widening of, the expected one (FORMAT.md's rule)."""
+    """The published type fits the consumer's expectation: the same rule as the static check
+    (dtypes.widens: the values of the published type are values of the expected one)."""
     try:
-        have, want = canonical(published), canonical(expected)
+        return widens(canonical(published), canonical(expected))
     except ValueError:
         return published.strip().lower() == expected.strip().lower()
-    if have == want:
-        return True
-    for ladder in (_INTS, _UINTS):
-        if have in ladder and want in ladder:
-            return ladder.index(have) >= ladder.index(want)
-    if have == "DOUBLE" and want == "FLOAT":
-        return True
-    wide, narrow = _DECIMAL.fullmatch(have), _DECIMAL.fullmatch(want)
-    if wide and narrow:
-        p1, s1, p2, s2 = (int(x) for x in (*wide.groups(), *narrow.groups()))
-        return s1 >= s2 and p1 - s1 >= p2 - s2
-    return False

@@ -178,13 +178,13 @@ def test_published_columns_that_break_expectations_fail_before_anything_is_built
         root: Path) -> None:
     con = duckdb.connect(str(root / "warehouse.duckdb"))
     con.execute("create or replace table people.people as "
-                "select id::integer as id, name from people_internal.stg_people")
+                "select id::hugeint as id, name from people_internal.stg_people")
     con.close()
     edit(root / "cities" / "models" / "city_names.sql", "upper(city)", "lower(city)")
     result = build(root, "--select", "cities", ok=False)
     assert result.exit_code == 1
     assert "DP409" in result.output, explain(result)
-    assert "`city`" in result.output and "INTEGER" in result.output
+    assert "`city`" in result.output and "HUGEINT" in result.output
     assert query(root, "select * from cities_internal.city_names order by city") == [
         ("OSLO",), ("ROME",)]
 
