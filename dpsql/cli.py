@@ -82,12 +82,17 @@ def main(verbose: bool) -> None:
 
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
     """Load and compile; print warnings; raise on errors (only the compile cache is written)."""
+    from dpsql import stamp
     from dpsql.artifacts import write_compiled, write_manifest
     from dpsql.cache import CompileCache
     from dpsql.compiler import compile_project
+    from dpsql.config import environment
     from dpsql.errors import DpsqlError
     from dpsql.loader import load_project
 
+    # nothing a compile reads changed: the written outputs stand (the compile still runs,
+    # from the cache, because the command needs the compiled project)
+    up_to_date = write and stamp.unchanged(project_dir.resolve(), environment()) is not None
     project = load_project(project_dir)
     cache = CompileCache.load(project.root)
     compiled = compile_project(project, cache=cache)
@@ -97,7 +102,7 @@ def _compile(project_dir: Path, console: Console, *, write: bool = True) -> Comp
     warnings = [d for d in compiled.diagnostics if not d.is_error]
     if warnings:
         console.diagnostics(warnings)
-    if write:
+    if write and not up_to_date:
         outputs = [write_manifest(compiled), *write_compiled(compiled)]
         _record_stamp(compiled, outputs, warnings)
     return compiled
