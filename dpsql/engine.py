@@ -102,6 +102,9 @@ class ContractAudit:
                             diagnostic=error("DP411", problem, port.location, hint))]
 
 
+CHECKPOINT_EVERY = 100  # models built between checkpoints when several run at once
+
+
 def standard_audits(compiled: CompiledProject, tests: Mapping[str, Sequence[DataTest]]
                     ) -> list[Audit]:
     """The audits every new version passes before it is published, in this order.
@@ -336,8 +339,23 @@ class _Build:
 
         running: dict[Future[ModelResult], str] = {}
         pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dpsql")
+        next_checkpoint = CHECKPOINT_EVERY
         try:
             while ready or running:
+                if threads > 1 and done >= next_checkpoint:
+                    # DuckDB checkpoints only when no transaction is open, which with several
+                    # threads is never: let the running models finish, then checkpoint, so
+                    # committed data goes to disk instead of piling up in memory.
+                    if running:
+                        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            finish(running.pop(future), future.result())
+                        continue
+                    try:
+                        self.con.execute("CHECKPOINT")
+                    except duckdb.Error as exc:  # only memory is at stake: go on
+                        log.info("checkpoint skipped: %s", exc)
+                    next_checkpoint = done + CHECKPOINT_EVERY
                 while ready and len(running) < threads:
                     _, mid = heapq.heappop(ready)
                     blocked = self._blocked(mid, failed)

@@ -79,3 +79,20 @@ def test_live_progress_draws_on_a_terminal(tmp_path: Path) -> None:
     for mid in ("p.a", "p.b", "p.c", "p.d"):
         assert mid in text
     assert "4/4" in text
+
+
+def test_checkpoints_between_batches_keep_results_right(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from buildkit import query
+
+    import dpsql.engine
+
+    monkeypatch.setattr(dpsql.engine, "CHECKPOINT_EVERY", 1)  # a barrier after every model
+    files = {"dpsql.yml": "name: ws\nthreads: 3\n", "p/product.yml": "name: p\n"}
+    for i in range(8):
+        upstream = f"from {{{{ ref('m{i - 1}') }}}}" if i else "from range(10) t(x)"
+        files[f"p/models/m{i}.sql"] = (
+            "{{ config(materialized='table') }}\n" f"select x + 1 as x {upstream}\n")
+    root = write_files(tmp_path / "ws", files)
+    build(root)
+    assert query(root, "select sum(x) from p_internal.m7") == [(sum(range(10)) + 80,)]
+    assert all(r["status"] == "success" for r in run_results(root).values())
