@@ -7,13 +7,12 @@ duckdb, so they never share dpsql's environment); a peer whose executable is mis
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from dpsql.bench.mesh import Mesh, edit_one_model
-from dpsql.bench.proc import Step, run_timed
+from dpsql.bench.proc import Step, remove, run_timed
 
 PEER_VENVS = {"dbt": ".bench/venv-dbt", "sqlmesh": ".bench/venv-sqlmesh"}
 PEER_PACKAGES = {"dbt": "dbt-core", "sqlmesh": "sqlmesh"}
@@ -47,14 +46,6 @@ def peer_version(tool: str, exe: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def _rm(*paths: Path) -> None:
-    for path in paths:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-
-
 def _warehouse(folder: Path) -> tuple[Path, Path]:
     db = folder / "warehouse.duckdb"
     return db, db.with_name(db.name + ".wal")
@@ -63,7 +54,7 @@ def _warehouse(folder: Path) -> tuple[Path, Path]:
 def time_floor(mesh: Mesh, timeout: float) -> dict[str, Step]:
     """The floor's full build; `seconds` is the time spent executing SQL in DuckDB only."""
     db = mesh.root / "floor.duckdb"
-    _rm(db, db.with_name(db.name + ".wal"))
+    remove(db, db.with_name(db.name + ".wal"))
     cmd = [sys.executable, "-m", "dpsql.bench.floor", mesh.floor_script.name, db.name]
     step, stdout = run_timed(cmd, mesh.root, {"PYTHONPATH": str(repo_root())}, timeout)
     if step.ok:
@@ -86,14 +77,14 @@ def time_dbt(mesh: Mesh, exe: Path, timeout: float) -> dict[str, Step]:
         return run_timed([*base, *args, *flags], folder, PEER_ENV, timeout)[0]
 
     steps: dict[str, Step] = {}
-    _rm(folder / "target", folder / "logs", *_warehouse(folder))
+    remove(folder / "target", folder / "logs", *_warehouse(folder))
     steps["parse"] = run("parse")
-    _rm(folder / "target")
+    remove(folder / "target")
     steps["compile_cold"] = run("compile")
     steps["compile_noop"] = run("compile")
     edit_one_model(mesh, 1, ("dbt",))
     steps["compile_edit"] = run("compile")
-    _rm(*_warehouse(folder))
+    remove(*_warehouse(folder))
     steps["build_full"] = run("run")
     return steps
 
@@ -109,12 +100,12 @@ def time_sqlmesh(mesh: Mesh, exe: Path, timeout: float) -> dict[str, Step]:
         return run("plan", "--auto-apply", "--no-prompts")
 
     steps: dict[str, Step] = {}
-    _rm(folder / ".cache", folder / "logs", *_warehouse(folder))
+    remove(folder / ".cache", folder / "logs", *_warehouse(folder))
     steps["compile_cold"] = run("info")
     steps["compile_noop"] = run("info")
     edit_one_model(mesh, 1, ("sqlmesh",))
     steps["compile_edit"] = run("info")
-    _rm(*_warehouse(folder))
+    remove(*_warehouse(folder))
     steps["build_full"] = plan()
     steps["build_noop"] = plan()
     edit_one_model(mesh, 2, ("sqlmesh",))

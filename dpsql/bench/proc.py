@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -119,3 +120,12 @@ def best_of(samples: list[dict[str, Step]]) -> dict[str, Step]:
             best.detail["samples"] = [r.seconds for r in runs]
         merged[name] = best
     return merged
+
+
+def remove(*paths: Path) -> None:
+    """Delete files and folders that exist (a fresh start for a timed step)."""
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()

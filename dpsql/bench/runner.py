@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import platform
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from dpsql.bench.peers import (
     time_floor,
     time_sqlmesh,
 )
-from dpsql.bench.proc import Step, best_of, run_timed
+from dpsql.bench.proc import Step, best_of, remove, run_timed
 from dpsql.bench.report import evaluate_targets, growth, render_markdown
 
 Log = Callable[[str], None]
@@ -60,14 +59,6 @@ def find_dpsql_cli() -> list[str] | None:
     return None
 
 
-def _rm(*paths: Path) -> None:
-    for path in paths:
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-
-
 def time_dpsql(mesh: Mesh, cli: list[str], timeout: float) -> dict[str, Step]:
     """Cold, unchanged and one-model-edited compile; full, unchanged and edited build."""
     ws = mesh.workspace
@@ -78,14 +69,14 @@ def time_dpsql(mesh: Mesh, cli: list[str], timeout: float) -> dict[str, Step]:
         return run_timed([*cli, command, "-p", str(ws)], ws, env, timeout)[0]
 
     steps: dict[str, Step] = {}
-    _rm(ws / "target", warehouse, warehouse.with_name(warehouse.name + ".wal"))
+    remove(ws / "target", warehouse, warehouse.with_name(warehouse.name + ".wal"))
     steps["compile_cold"] = run("compile")
     if steps["compile_cold"].ok and not (ws / "target" / "manifest.json").exists():
         steps["compile_cold"].detail["warning"] = "no target/manifest.json written"
     steps["compile_noop"] = run("compile")
     edit_one_model(mesh, 1, ("dpsql",))
     steps["compile_edit"] = run("compile")
-    _rm(warehouse, warehouse.with_name(warehouse.name + ".wal"))
+    remove(warehouse, warehouse.with_name(warehouse.name + ".wal"))
     steps["build_full"] = run("build")
     if steps["build_full"].ok:
         steps["build_full"].detail.update(compare_ports(mesh, warehouse))
