@@ -17,9 +17,10 @@ from __future__ import annotations
 import difflib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 
 from dpsql.errors import Diagnostic, DpsqlError, error, warning
 from dpsql.lineage import Col, ModelLineage, untraced
@@ -107,49 +108,53 @@ class LineageGraph:
                      row_level: bool = False) -> tuple[dict[Col, int], list[Edge]]:
         """Columns reached from `start` (with their distance) and the edges used."""
         index = self.up if upstream else self.down
-        seen = {start: 0}
-        used: list[Edge] = []
-        frontier = [start]
-        level = 0
-        while frontier and (depth is None or level < depth):
-            level += 1
-            nxt: list[Col] = []
-            for col in frontier:
-                for edge in index.get(col, ()):
-                    if edge.row_level and not row_level:
-                        continue
-                    used.append(edge)
-                    other = edge.source if upstream else edge.target
-                    if other not in seen:
-                        seen[other] = level
-                        nxt.append(other)
-            frontier = nxt
-        return seen, used
+
+        def step(col: Col) -> Iterator[tuple[Col, Edge]]:
+            for edge in index.get(col, ()):
+                if row_level or not edge.row_level:
+                    yield (edge.source if upstream else edge.target), edge
+
+        return _breadth_first(start, step, depth)
 
     def walk_relations(self, start: RelKey, *, upstream: bool, depth: int | None = None
                        ) -> tuple[dict[RelKey, int], list[tuple[RelKey, RelKey]]]:
         index = self.rel_up if upstream else self.rel_down
-        seen = {start: 0}
-        used: list[tuple[RelKey, RelKey]] = []
-        frontier = [start]
-        level = 0
-        while frontier and (depth is None or level < depth):
-            level += 1
-            nxt: list[RelKey] = []
-            for key in frontier:
-                for other in index.get(key, ()):
-                    used.append((other, key) if upstream else (key, other))
-                    if other not in seen:
-                        seen[other] = level
-                        nxt.append(other)
-            frontier = nxt
-        return seen, used
+
+        def step(key: RelKey) -> Iterator[tuple[RelKey, tuple[RelKey, RelKey]]]:
+            for other in index.get(key, ()):
+                yield other, ((other, key) if upstream else (key, other))
+
+        return _breadth_first(start, step, depth)
 
     def raw_inputs(self, cols: Iterable[Col]) -> list[Col]:
         return [c for c in cols if (o := self.owners.get((c.schema, c.name))) and o.is_raw]
 
     def port_columns(self, cols: Iterable[Col]) -> list[Col]:
         return [c for c in cols if (o := self.owners.get((c.schema, c.name))) and o.port]
+
+
+N = TypeVar("N")
+E = TypeVar("E")
+
+
+def _breadth_first(start: N, step: Callable[[N], Iterable[tuple[N, E]]], depth: int | None
+                   ) -> tuple[dict[N, int], list[E]]:
+    """Nodes reached from `start` with their distance, and every edge followed, level by level."""
+    seen = {start: 0}
+    used: list[E] = []
+    frontier = [start]
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        following: list[N] = []
+        for node in frontier:
+            for other, edge in step(node):
+                used.append(edge)
+                if other not in seen:
+                    seen[other] = level
+                    following.append(other)
+        frontier = following
+    return seen, used
 
 
 def build_graph(compiled: CompiledProject) -> LineageGraph:
