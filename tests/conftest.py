@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from dpsql.cli import main
+from dpsql.cli.commands import main
 
 
 def write_files(root: Path, files: Mapping[str, str]) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dpsql.errors import CODES
+from dpsql.core.errors import CODES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -33,7 +33,7 @@ def test_every_build_code_is_documented() -> None:
 
 @pytest.mark.parametrize("command", ["build", "test"])
 def test_every_option_is_documented(command: str) -> None:
-    from dpsql.cli import main
+    from dpsql.cli.commands import main
 
     text = (DOCS / "build.md").read_text()
     params = main.commands[command].params  # type: ignore[attr-defined]
@@ -44,7 +44,7 @@ def test_every_option_is_documented(command: str) -> None:
 
 
 def test_every_status_is_documented() -> None:
-    from dpsql import results
+    from dpsql.build import results
 
     text = (DOCS / "build.md").read_text()
     for status in (results.SUCCESS, results.ERROR, results.FAIL, results.SKIPPED,

@@ -62,11 +62,11 @@ def test_a_failure_upstream_of_an_ephemeral_model_skips_its_readers(tmp_path: Pa
 
 
 def test_live_progress_draws_on_a_terminal(tmp_path: Path) -> None:
-    from dpsql.compiler import compile_project
-    from dpsql.engine import BuildOptions, run
-    from dpsql.loader import load_project
-    from dpsql.plan import select
-    from dpsql.progress import LiveProgress
+    from dpsql.build.engine import BuildOptions, run
+    from dpsql.build.plan import select
+    from dpsql.cli.progress import LiveProgress
+    from dpsql.compile.pipeline import compile_project
+    from dpsql.load.loader import load_project
 
     root = write_files(tmp_path / "ws", {**FILES, "dpsql.yml": "name: ws\n"})
     compiled = compile_project(load_project(root))
@@ -84,9 +84,8 @@ def test_live_progress_draws_on_a_terminal(tmp_path: Path) -> None:
 def test_checkpoints_between_batches_keep_results_right(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from buildkit import query
 
-    import dpsql.engine
-
-    monkeypatch.setattr(dpsql.engine, "CHECKPOINT_EVERY", 1)  # a barrier after every model
+    import dpsql.build.engine
+    monkeypatch.setattr(dpsql.build.engine, "CHECKPOINT_EVERY", 1)  # a barrier after every model
     files = {"dpsql.yml": "name: ws\nthreads: 3\n", "p/product.yml": "name: p\n"}
     for i in range(8):
         upstream = f"from {{{{ ref('m{i - 1}') }}}}" if i else "from range(10) t(x)"

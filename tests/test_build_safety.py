@@ -213,10 +213,10 @@ def test_an_unwritable_warehouse_is_reported(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_interrupts_running_models_and_rolls_them_back(tmp_path: Path) -> None:
-    from dpsql.compiler import compile_project
-    from dpsql.engine import BuildOptions, run
-    from dpsql.loader import load_project
-    from dpsql.plan import select
+    from dpsql.build.engine import BuildOptions, run
+    from dpsql.build.plan import select
+    from dpsql.compile.pipeline import compile_project
+    from dpsql.load.loader import load_project
 
     root = write_files(tmp_path / "ws", {**FILES, "dpsql.yml": settings(1, SMALL)})
     build(root)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from conftest import run_cli, write_files
 
-from dpsql.cache import FILE, CompileCache
-from dpsql.compiler import compile_project
-from dpsql.loader import load_project
+from dpsql.compile.cache import FILE, CompileCache
+from dpsql.compile.pipeline import compile_project
+from dpsql.load.loader import load_project
 
 STG = "inventory/items/models/stg_items.sql"
 TOTALS = "reports/shops/models/shop_totals.sql"
@@ -90,19 +90,18 @@ def test_check_reads_the_cache_but_writes_nothing(tiny: Path) -> None:
 
 
 def test_parallel_compile_gives_the_same_result(tiny: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import dpsql.compiler
-    import dpsql.parallel
-
+    import dpsql.compile.parallel
+    import dpsql.compile.pipeline
     write_files(tiny, {
         TOTALS: "select shopp from items.items\n",  # an error, reported from a worker
         "reports/shops/models/more.sql": "select 1 as x from {{ ref('nowhere') }}\n",
     })
     project = load_project(tiny)
     sequential = compile_project(project)
-    monkeypatch.setattr(dpsql.compiler, "MIN_ITEMS", 1)
-    monkeypatch.setattr(dpsql.parallel, "MIN_ITEMS", 1)
-    monkeypatch.setattr(dpsql.compiler, "workers", lambda: 2)
-    monkeypatch.setattr(dpsql.parallel, "workers", lambda: 2)
+    monkeypatch.setattr(dpsql.compile.pipeline, "MIN_ITEMS", 1)
+    monkeypatch.setattr(dpsql.compile.parallel, "MIN_ITEMS", 1)
+    monkeypatch.setattr(dpsql.compile.pipeline, "workers", lambda: 2)
+    monkeypatch.setattr(dpsql.compile.parallel, "workers", lambda: 2)
     parallel = compile_project(project)
 
     def view(compiled):  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import BASE, write_files
 
-from dpsql.compiler import compile_project
-from dpsql.loader import load_project
+from dpsql.compile.pipeline import compile_project
+from dpsql.load.loader import load_project
 
 FIXTURE = Path(__file__).parent / "fixtures" / "compile_cases.sql"
 CASE = re.compile(r"^-- case: (.+?)\n(.*?)^-- expected:\n(.*?)(?=^-- case: |\Z)", re.S | re.M)

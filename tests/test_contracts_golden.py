@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from dpsql.cli import main
+from dpsql.cli.commands import main
 
 SALES_YML = "shop/sales/product.yml"
 STG = "shop/sales/models/stg_sales.sql"

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 from conftest import run_cli
 
-from dpsql import config
-from dpsql.cli import main
-from dpsql.errors import CODES
+from dpsql.cli.commands import main
+from dpsql.core.errors import CODES
+from dpsql.load import config
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ import pytest
 from cdp import Chromium, find_chromium
 from click.testing import CliRunner
 
-from dpsql.cli import main
+from dpsql.cli.commands import main
 
 SHOP = Path(__file__).resolve().parents[1] / "projects" / "shop"
 DOMAIN_COLORS = {"customer": (0x8E, 0xCA, 0xE6), "finance": (0xFF, 0xB7, 0x03),

@@ -14,16 +14,16 @@ from click.testing import CliRunner, Result
 from interface_mesh import generate
 from test_contracts_golden import BASE, FCT, SPEND, spend, workspace
 
-from dpsql.cli import main
-from dpsql.compiler import compile_project
-from dpsql.config import ColumnSpec
-from dpsql.contracts import differences
-from dpsql.dtypes import widens
-from dpsql.engine import BuildOptions, run
-from dpsql.errors import CODES
-from dpsql.loader import load_project
-from dpsql.plan import select
-from dpsql.project import Column, CompiledProject
+from dpsql.build.engine import BuildOptions, run
+from dpsql.build.plan import select
+from dpsql.cli.commands import main
+from dpsql.compile.checks.contracts import differences
+from dpsql.compile.pipeline import compile_project
+from dpsql.core.dtypes import widens
+from dpsql.core.errors import CODES
+from dpsql.core.project import Column, CompiledProject
+from dpsql.core.specs import ColumnSpec
+from dpsql.load.loader import load_project
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "projects" / "shop"

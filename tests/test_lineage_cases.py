@@ -11,8 +11,9 @@ import yaml
 from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
-from dpsql.lineage import DIRECT_SUBTYPES, INDIRECT_SUBTYPES, Frozen, trace_query
-from dpsql.sql import parse_query, qualify_columns
+from dpsql.compile.sql import parse_query, qualify_columns
+from dpsql.core.lineage import DIRECT_SUBTYPES, INDIRECT_SUBTYPES, Frozen
+from dpsql.lineage.trace import trace_query
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lineage" / "cases.yml"
 DOC = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))

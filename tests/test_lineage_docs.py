@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dpsql.cli import LINEAGE_FORMATS, lineage
-from dpsql.errors import CODES
+from dpsql.cli.commands import LINEAGE_FORMATS, lineage
+from dpsql.core.errors import CODES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

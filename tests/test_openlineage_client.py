@@ -53,7 +53,7 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.serde import Serde
 
-from dpsql.cli import main
+from dpsql.cli.commands import main
 
 SHOP = Path(__file__).resolve().parents[1] / "projects" / "shop"
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from conftest import BASE, write_files
 
-from dpsql.compiler import compile_project
-from dpsql.dag import ancestors, reverse, topological_order
-from dpsql.dtypes import canonical, is_type
-from dpsql.loader import load_project
-from dpsql.plan import SelectionError, select
-from dpsql.templating import line_map
-from dpsql.versions import parse_range, parse_version
-from dpsql.yamlfile import load_yaml
+from dpsql.build.plan import SelectionError, select
+from dpsql.compile.pipeline import compile_project
+from dpsql.compile.templating import line_map
+from dpsql.core.dtypes import canonical, is_type
+from dpsql.core.graph import ancestors, reverse, topological_order
+from dpsql.core.versions import parse_range, parse_version
+from dpsql.load.loader import load_project
+from dpsql.load.yamlfile import load_yaml
 
 
 @pytest.mark.parametrize(("spec", "version", "ok"), [

@@ -1,0 +1,90 @@
+"""What a build or a test run reports: plain values, shared by the engine, console and artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dpsql.core.errors import Diagnostic
+
+# statuses of a model in a build
+SUCCESS = "success"  # built and published
+ERROR = "error"  # its SQL failed; the previous version stays
+FAIL = "fail"  # built, but a check (data test, audit) failed; the previous version stays
+SKIPPED = "skipped"  # not attempted: an upstream did not build
+UNCHANGED = "unchanged"  # its fingerprint matches the published version: nothing to do
+OK_STATUSES = frozenset({SUCCESS, UNCHANGED})
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One data test or audit run on a relation: `pass`, `fail` (rows found) or `error`."""
+
+    name: str
+    status: str
+    failures: int = 0  # rows the test query returned
+    columns: tuple[str, ...] = ()
+    sample: tuple[tuple[str, ...], ...] = ()  # the first failing rows, as text
+    message: str = ""
+    seconds: float = 0.0
+    diagnostic: Diagnostic | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "pass"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "status": self.status, "failures": self.failures,
+                "seconds": round(self.seconds, 4), "message": self.message,
+                "columns": list(self.columns), "sample": [list(r) for r in self.sample]}
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    id: str
+    status: str  # one of the statuses above
+    seconds: float = 0.0
+    rows: int | None = None  # rows in the new table; for an incremental run, rows inserted
+    message: str = ""
+    relation: str = ""
+    materialized: str = ""
+    checks: tuple[CheckResult, ...] = ()
+    mode: str = ""  # incremental models: "incremental" or "full"
+    code: str = ""  # the diagnostic code of a failure (DP401, DP407, DP604, ...)
+    started_at: float = 0.0  # wall clock (epoch seconds) when its transaction began
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+
+@dataclass(frozen=True)
+class RunResult:
+    results: tuple[ModelResult, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    def with_status(self, status: str) -> list[ModelResult]:
+        return [r for r in self.results if r.status == status]
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """The outcome of `dpsql test`."""
+
+    results: tuple[CheckResult, ...]
+    seconds: float
+
+    __test__ = False  # not a pytest class
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)

@@ -1,0 +1,414 @@
+"""The `dpsql` command line: thin commands over the library, one error handler.
+
+Exit status: 0 success, 1 a problem in the user's project, 2 a usage error.
+Heavy modules (sqlglot, duckdb, jinja2) are imported inside commands, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from dpsql import __version__
+
+if TYPE_CHECKING:
+    from dpsql.cli.console import Console
+    from dpsql.core.errors import Diagnostic
+    from dpsql.core.project import CompiledProject
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_dir_option(func: F) -> F:
+    return click.option(
+        "-p", "--project-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+        show_default=True, help="The workspace folder (the one holding dpsql.yml).",
+    )(func)
+
+
+def selection_options(func: F) -> F:
+    func = click.option("-s", "--select", "select", multiple=True, metavar="SELECTOR",
+                        help="Models to include: a product, product.model, +x / x+ for "
+                             "ancestors / descendants, domain:NAME, tag:NAME. Repeatable; "
+                             "space-separated selectors are unioned, comma-joined ones "
+                             "intersected.")(func)
+    return click.option("-x", "--exclude", "exclude", multiple=True, metavar="SELECTOR",
+                        help="Models to leave out, in the same syntax as --select.")(func)
+
+
+def handle_errors(func: F) -> F:
+    """Turn a DpsqlError into its diagnostics on stderr and exit status 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from dpsql.cli.console import Console
+        from dpsql.core.errors import DpsqlError
+
+        try:
+            return func(*args, **kwargs)
+        except DpsqlError as exc:
+            console = Console(Path.cwd())
+            console.diagnostics(exc.diagnostics)
+            console.problem_summary(exc.diagnostics)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(name="dpsql", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dpsql")
+@click.option("-v", "--verbose", is_flag=True, help="Log what dpsql does, step by step.")
+def main(verbose: bool) -> None:
+    """dpsql compiles data products: folders of Jinja-templated SQL models with declared input
+    and output ports. It parses every model with sqlglot, checks that products fit together,
+    traces lineage across them, and builds the results into one DuckDB file.
+
+    \b
+    Start with:  dpsql init shop && dpsql build -p shop && dpsql ls -p shop
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,  # each invocation logs to the stderr it has (tests run several in one process)
+    )
+
+
+def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
+    """Load and compile; print warnings; raise on errors (only the compile cache is written)."""
+    from dpsql.compile import stamp
+    from dpsql.compile.cache import CompileCache
+    from dpsql.compile.pipeline import compile_project
+    from dpsql.core.errors import DpsqlError
+    from dpsql.load.config import environment
+    from dpsql.load.loader import load_project
+    from dpsql.outputs.artifacts import write_compiled, write_manifest
+
+    # nothing a compile reads changed: the written outputs stand (the compile still runs,
+    # from the cache, because the command needs the compiled project)
+    up_to_date = write and stamp.unchanged(project_dir.resolve(), environment()) is not None
+    project = load_project(project_dir)
+    cache = CompileCache.load(project.root)
+    compiled = compile_project(project, cache=cache)
+    cache.save()
+    if compiled.errors:
+        raise DpsqlError(compiled.diagnostics)
+    warnings = [d for d in compiled.diagnostics if not d.is_error]
+    if warnings:
+        console.diagnostics(warnings)
+    if write and not up_to_date:
+        outputs = [write_manifest(compiled), *write_compiled(compiled)]
+        _record_stamp(compiled, outputs, warnings)
+    return compiled
+
+
+def _summary(compiled: CompiledProject) -> str:
+    return (f"Compiled {len(compiled.models)} models in {len(compiled.project.products)} "
+            f"products into {compiled.project.root / 'target'}")
+
+
+def _record_stamp(compiled: CompiledProject, outputs: list[Path],
+                  warnings: list[Diagnostic]) -> None:
+    from dpsql.compile import stamp
+
+    project = compiled.project
+    specs = [i for p in project.products for i in p.spec.inputs]
+    stamp.record(
+        project.root,
+        inputs=[i.file for i in specs if i.kind == "file" and i.file is not None],
+        warehouse=project.config.warehouse if any(i.kind == "table" for i in specs) else None,
+        env=compiled.env_read,
+        outputs=outputs,
+        warnings=[stamp.diagnostic_to_data(d) for d in warnings],
+        summary=_summary(compiled),
+    )
+
+
+def _plan(compiled: CompiledProject, select: tuple[str, ...], exclude: tuple[str, ...]) -> Any:
+    from dpsql.build.plan import SelectionError
+    from dpsql.build.plan import select as select_models
+
+    try:
+        return select_models(compiled, select, exclude)
+    except SelectionError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--select' / '--exclude'") from None
+
+
+@main.command(short_help="Write compiled SQL and the manifest (no warehouse).")
+@project_dir_option
+@handle_errors
+def compile(project_dir: Path) -> None:
+    """Render, parse and resolve every model; write target/compiled/ and target/manifest.json.
+
+    Nothing is read from or written to the warehouse.
+    """
+    from dpsql.cli.console import Console
+    from dpsql.compile import stamp
+    from dpsql.load.config import environment
+
+    console = Console(Path.cwd())
+    last = stamp.unchanged(project_dir.resolve(), environment())
+    if last is not None:  # nothing a compile reads has changed: its outputs stand
+        console.diagnostics(stamp.diagnostics_from_data(last["warnings"]))
+        console.print(f"{last['summary']} (nothing changed)")
+        return
+    console.print(_summary(_compile(project_dir, console)))
+
+
+@main.command(short_help="Run every static check; report all problems at once.")
+@project_dir_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json prints every diagnostic as one JSON document.")
+@handle_errors
+def check(project_dir: Path, fmt: str) -> None:
+    """Check the whole workspace statically and report every problem at once.
+
+    Needs no warehouse and never creates or changes one. Exit status 1 on any error.
+    """
+    import json
+
+    from dpsql.cli.console import Console
+    from dpsql.compile.cache import CompileCache
+    from dpsql.compile.pipeline import compile_project
+    from dpsql.core.errors import DpsqlError
+    from dpsql.load.loader import load_project
+
+    console = Console(Path.cwd())
+    try:
+        project = load_project(project_dir)
+        # reads the compile cache when there is one, but writes nothing
+        compiled = compile_project(project, cache=CompileCache.load(project.root))
+        diagnostics = list(compiled.diagnostics)
+    except DpsqlError as exc:
+        diagnostics = list(exc.diagnostics)
+    errors = [d for d in diagnostics if d.is_error]
+    if fmt == "json":
+        click.echo(json.dumps({"ok": not errors,
+                               "diagnostics": [d.to_dict(Path.cwd()) for d in diagnostics]},
+                              indent=2))
+    else:
+        console.diagnostics(diagnostics)
+        if diagnostics:
+            console.problem_summary(diagnostics)
+        else:
+            console.print("All checks passed.", style="bold green")
+    if errors:
+        sys.exit(1)
+
+
+def threads_option(func: F) -> F:
+    return click.option("-t", "--threads", type=click.IntRange(min=1), default=None,
+                        metavar="N", help="Models to run at once (default: `threads:` in "
+                        "dpsql.yml, else 4).")(func)
+
+
+@main.command(short_help="Compile and materialize models into the warehouse.")
+@project_dir_option
+@selection_options
+@threads_option
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild every selected model, changed or not; incremental models are "
+                   "rebuilt from scratch.")
+@handle_errors
+def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
+          threads: int | None, full_refresh: bool) -> None:
+    """Compile, then materialize the selected models into the warehouse in dependency order.
+
+    Output ports go to schema <product>, internal models to <product>_internal. Models whose
+    SQL, config, upstream models and input files are unchanged since they were built are
+    skipped. Each new version is tested (the port's column tests and singular tests) before
+    it is published. A model that fails keeps its previous version; its downstream models are
+    skipped, the others still build, and the exit status is 1.
+    """
+    from dpsql.build.engine import BuildOptions, run
+    from dpsql.cli.console import Console
+    from dpsql.outputs.artifacts import write_run_results
+
+    console = Console(Path.cwd())
+    compiled = _compile(project_dir, console)
+    plan = _plan(compiled, select, exclude)
+    if not plan.models:
+        console.print("Nothing selected to build.")
+        return
+    options = BuildOptions(threads=threads or compiled.project.config.threads,
+                           full_refresh=full_refresh)
+    with console.build_progress() as progress:
+        result = run(compiled, plan, options, progress)
+    write_run_results(compiled, result)
+    console.run_summary(result)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command(name="test", short_help="Run the data tests on the warehouse.")
+@project_dir_option
+@selection_options
+@threads_option
+@handle_errors
+def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
+                 threads: int | None) -> None:
+    """Run the data tests on the published ports and models; exit status 1 if any fails.
+
+    Column tests come from the contracts in product.yml (not_null, unique, accepted_values,
+    relationships); singular tests are the queries in <product>/tests/*.sql, which must
+    return no rows. --select picks the tests that read the selected models.
+    """
+    from dpsql.build.engine import run_tests, select_tests
+    from dpsql.cli.console import Console
+    from dpsql.outputs.artifacts import write_test_results
+
+    console = Console(Path.cwd())
+    compiled = _compile(project_dir, console)
+    tests = select_tests(compiled, _plan(compiled, select, exclude))
+    if not tests:
+        console.print("No data tests selected.")
+        return
+    result = run_tests(compiled, tests, threads or compiled.project.config.threads,
+                       console.check_result)
+    write_test_results(compiled, result)
+    failed = [r for r in result.results if not r.ok and r.diagnostic is not None]
+    console.diagnostics(r.diagnostic for r in failed if r.diagnostic is not None)
+    console.test_summary(result)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command(name="ls", short_help="List products: domain, owner, version, ports.")
+@project_dir_option
+@click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
+@handle_errors
+def ls(project_dir: Path, columns: bool) -> None:
+    """List the data products with their domain, owner, version and ports."""
+    from dpsql.cli.console import Console
+    from dpsql.load.loader import load_project
+
+    console = Console(Path.cwd())
+    project = load_project(project_dir)
+    rows = []
+    for product in sorted(project.products, key=lambda p: (p.spec.domain, p.name)):
+        spec = product.spec
+        inputs = ", ".join(
+            f"{i.product}.{i.port}" if i.kind == "product" else f"{i.name} ({i.kind})"
+            for i in spec.inputs)
+        ports = ", ".join(f"{spec.name}.{o.name}" for o in spec.outputs)
+        rows.append([spec.domain, spec.name, str(spec.version), spec.owner, ports, inputs])
+    console.table(f"Data products in {project.config.name}",
+                  ["domain", "product", "version", "owner", "output ports", "inputs"], rows)
+    if columns:
+        for product in project.products:
+            for port in product.spec.outputs:
+                cols = port.columns or ()
+                console.print(f"{product.name}.{port.name}: " + (
+                    ", ".join(f"{c.name} {c.type}" for c in cols) if cols else "(no contract)"))
+
+
+@main.command(short_help="Write a small working workspace into DIRECTORY.")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def init(directory: Path) -> None:
+    """Write a small working workspace into DIRECTORY (two products, one CSV file)."""
+    from dpsql.cli.console import Console
+    from dpsql.cli.scaffold import write_scaffold
+
+    console = Console(Path.cwd())
+    written = write_scaffold(directory)
+    console.print(f"Wrote {len(written)} files into {directory}. Next:")
+    console.print(f"  dpsql build -p {directory}")
+    console.print(f"  dpsql ls -p {directory}")
+
+
+@main.command(short_help="Run a read-only SQL query on the warehouse.")
+@project_dir_option
+@click.argument("sql")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows to print at most.")
+@handle_errors
+def query(project_dir: Path, sql: str, limit: int) -> None:
+    """Run a read-only SQL query on the warehouse and print the rows.
+
+    Example: dpsql query -p shop "from revenue.monthly_revenue"
+    """
+    from dpsql.build.engine import read_query
+    from dpsql.cli.console import Console
+    from dpsql.load.config import load_workspace
+
+    console = Console(Path.cwd())
+    config = load_workspace(project_dir)
+    columns, rows, total = read_query(config.warehouse, sql, limit)
+    console.table("", columns, rows)
+    if total > len(rows):
+        console.print(f"({len(rows)} of {total} rows shown; use --limit to see more)")
+
+
+LINEAGE_FORMATS = ("text", "json", "mermaid", "dot", "openlineage")
+
+
+@main.command()
+@project_dir_option
+@click.argument("target", required=False)
+@click.option("--upstream", is_flag=True, help="Only what TARGET is computed from.")
+@click.option("--downstream", is_flag=True, help="Only what is computed from TARGET.")
+@click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Follow at most N steps each way (default: all the way).")
+@click.option("--row-level", is_flag=True,
+              help="For columns, also follow the columns that filter, join, group or sort "
+                   "the rows (OpenLineage's dataset-level INDIRECT lineage).")
+@click.option("--format", "fmt", type=click.Choice(LINEAGE_FORMATS), default="text",
+              show_default=True, help="text: a tree; json: see docs/lineage.md; mermaid and "
+                                      "dot: diagrams; openlineage: run events, one per line.")
+@handle_errors
+def lineage(project_dir: Path, target: str | None, upstream: bool, downstream: bool,
+            depth: int | None, row_level: bool, fmt: str) -> None:
+    """Show lineage across data products, at product, model or column level.
+
+    \b
+    TARGET is one of:
+      (nothing)                  the product graph, grouped by domain
+      PRODUCT                    products upstream and downstream, e.g. revenue
+      PRODUCT.MODEL              models, e.g. orders.fct_orders (or a port: orders.orders)
+      PRODUCT.RELATION.COLUMN    columns, e.g. revenue.monthly_revenue.net_revenue, where the
+                                 relation is a port, a model or an input; a raw input column
+                                 is PRODUCT.INPUT.COLUMN, e.g. orders.raw_orders.amount_cents
+    Without --upstream or --downstream, both are shown.
+    """
+    from dpsql.cli.console import Console
+    from dpsql.lineage.export import FORMATS
+    from dpsql.lineage.graph import build_graph, lineage_diagnostics, resolve_target
+    from dpsql.lineage.openlineage import to_openlineage
+    from dpsql.lineage.query import ask
+
+    console = Console(Path.cwd())
+    graph = build_graph(_compile(project_dir, console, write=False))
+    console.diagnostics(lineage_diagnostics(graph))
+    found = resolve_target(graph, target) if target else None
+    both = not upstream and not downstream
+    sub = ask(graph, found, upstream=upstream or both, downstream=downstream or both,
+              depth=depth, row_level=row_level)
+    click.echo(to_openlineage(graph, sub) if fmt == "openlineage" else FORMATS[fmt](sub),
+               nl=False)
+
+
+@main.command()
+@project_dir_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The folder to write (default: target/docs in the workspace).")
+@handle_errors
+def docs(project_dir: Path, out: Path | None) -> None:
+    """Write a static documentation site: the product graph, a page per product, and column
+    lineage to click through. It works offline: open target/docs/index.html in a browser.
+    """
+    from dpsql.cli.console import Console
+    from dpsql.lineage.graph import build_graph, lineage_diagnostics
+    from dpsql.outputs.docs_site import write_site
+
+    console = Console(Path.cwd())
+    compiled = _compile(project_dir, console, write=False)
+    graph = build_graph(compiled)
+    console.diagnostics(lineage_diagnostics(graph))
+    index = write_site(graph, out or compiled.project.root / "target" / "docs")
+    console.print(f"Wrote the docs site: {index}")

@@ -1,0 +1,101 @@
+"""Everything dpsql shows on a terminal goes through here (tests capture it through click)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console as RichConsole
+from rich.markup import escape
+from rich.table import Table
+
+from dpsql.build.results import FAIL, SKIPPED, SUCCESS, UNCHANGED, ModelResult, RunResult, TestRun
+from dpsql.cli.progress import STATUS, LiveProgress, PlainProgress, check_lines
+from dpsql.core.errors import Diagnostic
+
+if TYPE_CHECKING:
+    from dpsql.build.results import CheckResult
+
+_STYLE = {"error": "bold red", "warning": "yellow"}
+_LISTED = 20  # unchanged models named in a build's summary, at most
+
+
+class Console:
+    def __init__(self, base: Path | None = None):
+        self.base = base
+        # soft_wrap: never break a `path:line:col` line in two when output is piped
+        self.out = RichConsole(soft_wrap=True, highlight=False)
+        if not self.out.is_terminal:  # piped: no 80-column tables
+            self.out = RichConsole(soft_wrap=True, highlight=False, width=160)
+        self.err = RichConsole(stderr=True, soft_wrap=True, highlight=False)
+
+    def print(self, text: str = "", style: str | None = None) -> None:
+        self.out.print(escape(text), style=style)
+
+    def diagnostic_line(self, d: Diagnostic) -> str:
+        where = d.location.render(self.base) + ": " if d.location else ""
+        return f"{where}{d.severity.value}[{d.code}]: {d.message}"
+
+    def diagnostics(self, diagnostics: Iterable[Diagnostic]) -> None:
+        for d in diagnostics:
+            self.err.print(escape(self.diagnostic_line(d)), style=_STYLE[d.severity.value])
+            if d.hint:
+                self.err.print(escape(f"  hint: {d.hint}"), style="dim")
+
+    def problem_summary(self, diagnostics: Iterable[Diagnostic]) -> None:
+        found = list(diagnostics)
+        errors = sum(1 for d in found if d.is_error)
+        warnings = len(found) - errors
+        parts = [f"{errors} error{'s' * (errors != 1)}"]
+        if warnings:
+            parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+        self.err.print(escape(", ".join(parts)), style="bold red" if errors else "yellow")
+
+    def model_result(self, result: ModelResult, index: int, total: int) -> None:
+        PlainProgress(self.out).finished(result, index, total)
+
+    def build_progress(self) -> LiveProgress | PlainProgress:
+        """A live display on a terminal, plain lines otherwise."""
+        return LiveProgress(self.out) if self.out.is_terminal else PlainProgress(self.out)
+
+    def run_summary(self, run: RunResult) -> None:
+        built, same = run.count(SUCCESS), run.with_status(UNCHANGED)
+        bad = run.count("error") + run.count(FAIL)
+        skip = run.count(SKIPPED)
+        attempted = len(run.results) - len(same)
+        if attempted == 0:
+            self.out.print(escape(f"Nothing changed: {len(same)} model{'s' * (len(same) != 1)} "
+                                  "already up to date in the warehouse (--full-refresh rebuilds "
+                                  f"them) [{run.seconds:.2f}s]"), style="bold green")
+            return
+        text = f"Built {built} of {attempted} models in {run.seconds:.2f}s"
+        if bad or skip:
+            text += f": {bad} failed, {skip} skipped"
+        self.out.print(escape(text), style="bold red" if bad or skip else "bold green")
+        if same:
+            names = ", ".join(r.id for r in same[:_LISTED])
+            more = f" and {len(same) - _LISTED} more" if len(same) > _LISTED else ""
+            self.out.print(escape(f"Skipped {len(same)} unchanged: {names}{more}"), style="dim")
+
+    def check_result(self, check: CheckResult) -> None:
+        _, style = STATUS.get(check.status, ("ERROR", "bold red"))
+        for i, line in enumerate(check_lines(check)):
+            self.out.print(escape(line), style=style if (i == 0 or not check.ok) else None)
+
+    def test_summary(self, run: TestRun) -> None:
+        passed, failed, errors = run.count("pass"), run.count("fail"), run.count("error")
+        text = f"Ran {len(run.results)} tests in {run.seconds:.2f}s: {passed} passed"
+        if failed:
+            text += f", {failed} failed"
+        if errors:
+            text += f", {errors} could not run"
+        self.out.print(escape(text), style="bold green" if run.ok else "bold red")
+
+    def table(self, title: str, columns: list[str], rows: Iterable[Iterable[str]]) -> None:
+        table = Table(title=title, show_lines=False, highlight=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*[escape(str(c)) for c in row])
+        self.out.print(table)

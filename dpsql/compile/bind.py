@@ -1,0 +1,198 @@
+"""One model: render its template, parse the SQL, and bind every relation it names.
+
+A relation binds to a model of the product or to one of its declared inputs (a file, a
+warehouse table, another product's output port); anything else is a diagnostic with the
+template's file, line and column. Bound relations are rewritten in the tree to their
+warehouse names, and the compiled SQL is generated from the tree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from dpsql.compile import sql as sqlmod
+from dpsql.compile.templating import Renderer, model_config
+from dpsql.core.errors import Diagnostic, Location, did_you_mean, error
+from dpsql.core.project import CompiledModel, ModelSource, Product, Project
+from dpsql.core.relations import INTERNAL_SUFFIX, Relation, table_relation
+
+
+@dataclass(frozen=True)
+class _Binding:
+    relation: Relation
+    model_id: str | None = None  # the model read, if any
+    input: str | None = None  # the input port read, if any
+
+
+def compile_model(project: Project, product: Product, source: ModelSource, renderer: Renderer,
+                  diagnostics: list[Diagnostic], *, incremental: bool = False
+                  ) -> CompiledModel | None:
+    """Render, parse and resolve one model; `incremental` renders is_incremental() as true."""
+    rendered = renderer.render(product, source, incremental=incremental)
+    diagnostics.extend(rendered.diagnostics)
+    if any(d.is_error for d in rendered.diagnostics):
+        return None
+    port = product.port_of_model.get(source.name)
+    config = model_config(rendered.config, is_port=port is not None)
+    try:
+        tree = sqlmod.parse_query(rendered.sql)
+    except sqlmod.SqlProblem as problem:
+        line, col = _template_position(source.text, rendered.sql, rendered.line_map,
+                                       problem.line, problem.col, problem.token)
+        code = "DP202" if "one SELECT" in problem.message else "DP201"
+        hint = ("a model is a single SELECT statement; move other statements out"
+                if code == "DP202" else "fix the SQL near this position (DuckDB dialect)")
+        diagnostics.append(error(code, problem.message, Location(source.path, line, col), hint))
+        return None
+    depends: dict[str, None] = {}
+    inputs: dict[str, None] = {}
+    ok = True
+    for ref in sqlmod.table_refs(tree):
+        binding, unresolved = resolve(project, product, ref)
+        if unresolved is not None:
+            code, message, hint = unresolved
+            where = _locate(source.text, rendered.sql, rendered.line_map, ref)
+            diagnostics.append(error(code, message, Location(source.path, *where), hint))
+            ok = False
+            continue
+        assert binding is not None
+        if binding.model_id and not (incremental and binding.model_id == source.id):
+            depends[binding.model_id] = None  # an incremental model may read itself
+        if binding.input:
+            inputs[binding.input] = None
+        sqlmod.qualify_table(ref, binding.relation.schema, binding.relation.name)
+    if not ok:
+        return None
+    return CompiledModel(
+        source=source,
+        config=config,
+        relation=product.relation_of_model(source.name),
+        rendered_sql=rendered.sql,
+        sql=sqlmod.generate(tree),
+        depends_on=tuple(depends),
+        inputs=tuple(inputs),
+        line_map=rendered.line_map,
+        port=port.name if port else None,
+        tree=tree,
+    )
+
+
+def _locate(template: str, rendered: str, line_map: tuple[int, ...],
+            ref: sqlmod.TableRef) -> tuple[int, int]:
+    """Template line and column of a relation reference found in the rendered SQL."""
+    r_line, r_col = sqlmod.position(rendered, ref.offset)
+    return _template_position(template, rendered, line_map, r_line, r_col, ref.text, ref.name)
+
+
+def _template_position(template: str, rendered: str, line_map: tuple[int, ...], r_line: int,
+                       r_col: int, *needles: str) -> tuple[int, int]:
+    """Map a rendered line and column back to the template: exact where the line was not
+    changed by rendering, else the column where one of `needles` appears on the line."""
+    t_line = line_map[r_line - 1] if 0 < r_line <= len(line_map) else r_line
+    t_lines = template.splitlines()
+    r_lines = rendered.splitlines()
+    if 0 < t_line <= len(t_lines):
+        text = t_lines[t_line - 1]
+        if r_line <= len(r_lines) and text == r_lines[r_line - 1]:
+            return t_line, r_col
+        for needle in needles:
+            match = re.search(r"\b" + re.escape(needle) + r"\b", text) if needle else None
+            if match:
+                return t_line, match.start() + 1
+    return t_line, 0
+
+
+def resolve(project: Project, product: Product, ref: sqlmod.TableRef
+            ) -> tuple[_Binding | None, tuple[str, str, str] | None]:
+    """Bind a relation named in a model to a model of the product or one of its inputs."""
+    spec = product.spec
+    db, name = ref.db, ref.name
+    own_schemas = {product.name, product.name + INTERNAL_SUFFIX}
+    if ref.catalog:
+        return None, ("DP203", f"`{ref.text}` names a database; models read relations as "
+                      "`name` or `product.port`", "drop the database part")
+    # a table input, named as it is in the warehouse
+    for inp in spec.inputs:
+        if inp.kind == "table" and inp.table:
+            rel = table_relation(inp.table)
+            if ((db or "main") == rel.schema and name == rel.name) or (not db and name == inp.name):
+                return _Binding(rel, input=inp.name), None
+    if not db or db in own_schemas:
+        if name in product.model_names:
+            return _Binding(product.relation_of_model(name), model_id=f"{product.name}.{name}"), None
+        port = spec.output(name)
+        if port is not None and db != product.name + INTERNAL_SUFFIX and port.model in product.model_names:
+            return _Binding(product.relation_of_model(port.model),
+                            model_id=f"{product.name}.{port.model}"), None
+        declared = spec.input(name)
+        if declared is not None and db != product.name:
+            return _bind_input(project, product, declared.name), None
+        if not db:
+            options = sorted(product.model_names | {i.name for i in spec.inputs})
+            return None, ("DP203", f"`{name}` is neither a model of `{product.name}` nor one of its "
+                          "inputs", did_you_mean(name, options) + "; declare external data under "
+                          f"`inputs:` in {product.name}/product.yml")
+        return None, ("DP203", f"`{ref.text}` is not a model, port or input of `{product.name}`",
+                      did_you_mean(name, sorted(product.model_names)))
+    if db.endswith(INTERNAL_SUFFIX) and project.product(db[: -len(INTERNAL_SUFFIX)]) is not None:
+        owner = db[: -len(INTERNAL_SUFFIX)]
+        return None, ("DP204", f"`{ref.text}` is an internal relation of product `{owner}`; "
+                      "other products may read only its output ports", _ports_hint(project, owner))
+    other = project.product(db)
+    if other is None:
+        return None, ("DP203", f"`{ref.text}` is neither a model of `{product.name}` nor a declared "
+                      "input", f"declare it under `inputs:` in {product.name}/product.yml "
+                      "(`table:` for a warehouse table, `product:`/`port:` for a data product)")
+    if other.spec.output(name) is None:
+        if name in other.model_names:
+            return None, ("DP204", f"`{ref.text}` reads model `{name}`, an internal model of "
+                          f"`{db}`, not one of its output ports", _ports_hint(project, db))
+        return None, ("DP203", f"product `{db}` has no output port `{name}`",
+                      _ports_hint(project, db))
+    for inp in spec.inputs:
+        if inp.kind == "product" and inp.product == db and inp.port == name:
+            return _bind_input(project, product, inp.name), None
+    return None, ("DP205", f"`{ref.text}` is a port of `{db}` that `{product.name}` does not "
+                  "declare as an input", f"add to {product.name}'s product.yml inputs: "
+                  f"`- {{name: {name}, product: {db}, port: {name}}}`")
+
+
+def _ports_hint(project: Project, owner: str) -> str:
+    other = project.product(owner)
+    ports = [f"{owner}.{o.name}" for o in other.spec.outputs] if other else []
+    if not ports:
+        return f"`{owner}` publishes no output ports; ask its owner to add one"
+    return f"read an output port instead ({', '.join(ports)}), or ask `{owner}` to publish one"
+
+
+def _bind_input(project: Project, product: Product, name: str) -> _Binding:
+    spec = product.spec.input(name)
+    assert spec is not None
+    relation = product.relation_of_input(spec)
+    model_id = None
+    if spec.kind == "product":
+        producer = project.product(spec.product or "")
+        port = producer.spec.output(spec.port or "") if producer else None
+        if producer is not None and port is not None and port.model in producer.model_names:
+            model_id = f"{producer.name}.{port.model}"
+    return _Binding(relation, model_id=model_id, input=name)
+
+
+def reparse(project: Project, model: CompiledModel) -> exp.Query:
+    """The model's tree with its relations bound, parsed again from the rendered SQL.
+
+    For a model whose tree was not kept (compiled from the cache): positions in the tree are
+    those of the rendered SQL, as in a fresh compile.
+    """
+    if model.tree is not None:
+        return model.tree
+    product = project.by_name[model.product]
+    tree = sqlmod.parse_query(model.rendered_sql)
+    for ref in sqlmod.table_refs(tree):
+        binding, _ = resolve(project, product, ref)
+        if binding is not None:
+            sqlmod.qualify_table(ref, binding.relation.schema, binding.relation.name)
+    return tree

@@ -1,0 +1,1 @@
+"""Static checks over the compiled project: contracts, consumer reads, expectations, versions."""

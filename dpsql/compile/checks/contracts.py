@@ -1,0 +1,463 @@
+"""Interfaces that fit: port contracts, consumer expectations and versions, checked statically.
+
+Pure functions from a CompiledProject to diagnostics (codes DP301-DP399, docs/diagnostics.md):
+
+- a port's model against the port's contract (missing, extra, renamed, reordered, retyped);
+- a consumer's SQL reading a column that the contract of a port it reads does not have;
+- a consumer's `columns` expectations and `version` range against the producer;
+- a declared input never read, and a port without a contract (warnings).
+
+`built_port_problem` checks the same contract against a built relation's real types, for the
+engine's audit before a port is published.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlglot import exp
+
+from dpsql.compile import sql as sqlmod
+from dpsql.compile.bind import reparse
+from dpsql.compile.checks import reads as readmod
+from dpsql.compile.typing.standins import interfaces
+from dpsql.core.dtypes import canonical, widens
+from dpsql.core.errors import Diagnostic, Location, error, warning
+from dpsql.core.project import Column, CompiledModel, CompiledProject, Product, Project
+from dpsql.core.relations import Relation
+from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec
+
+
+def check_interfaces(compiled: CompiledProject) -> CompiledProject:
+    """The compiled project with every interface diagnostic added.
+
+    A consumer that reads a column missing from a port's contract also fails to bind in DuckDB
+    (DP208); the precise DP307 replaces that diagnostic for the model.
+    """
+    found = list(interface_diagnostics(compiled))
+    precise = {d.location.path for d in found if d.code == "DP307" and d.location}
+    kept = [d for d in compiled.diagnostics
+            if not (d.code == "DP208" and d.location and d.location.path in precise)]
+    return replace(compiled, diagnostics=tuple(kept + found))
+
+
+def interface_diagnostics(compiled: CompiledProject) -> Iterable[Diagnostic]:
+    project = compiled.project
+    by_path = {m.source.path: m for m in compiled.models.values()}
+    for product in project.products:
+        for port in product.spec.outputs:
+            model = compiled.models.get(f"{product.name}.{port.model}")
+            if not port.columns:
+                yield _no_contract(product, port, model)
+            elif model is not None and model.columns is not None:
+                yield from check_port(product, port, model, project)
+        for spec in product.spec.inputs:
+            yield from check_version(compiled, product, spec)
+            yield from check_expectations(compiled, product, spec)
+        yield from unread_inputs(compiled, product)
+    unbound = [_with_tree(project, by_path[d.location.path]) for d in compiled.diagnostics
+               if d.code == "DP208" and d.location and d.location.path in by_path]
+    if unbound:
+        yield from missing_columns(compiled, unbound)
+
+
+# --- a port's model against its contract -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way a relation's columns differ from a contract."""
+
+    kind: str  # "missing" | "extra" | "renamed" | "reordered" | "type"
+    expected: ColumnSpec | None  # the contract's column
+    actual: Column | None  # the relation's column
+    position: int  # 1-based, in the relation (in the contract for "missing")
+    expected_type: str = ""  # canonical, for "type" and "renamed"
+
+
+def differences(contract: Sequence[ColumnSpec], actual: Sequence[Column]) -> list[Difference]:
+    """How `actual` differs from `contract`: names, order and DuckDB types (canonical)."""
+    c_index = {c.name.lower(): i for i, c in enumerate(contract)}
+    a_index = {c.name.lower(): i for i, c in enumerate(actual)}
+    missing = [i for i, c in enumerate(contract) if c.name.lower() not in a_index]
+    extra = {j for j, c in enumerate(actual) if c.name.lower() not in c_index}
+    out: list[Difference] = []
+    for i in missing:
+        spec = contract[i]
+        if i in extra:  # the same place, another name: a rename
+            extra.discard(i)
+            out.append(Difference("renamed", spec, actual[i], i + 1, _type(spec)))
+        else:
+            out.append(Difference("missing", spec, None, i + 1, _type(spec)))
+    out.extend(Difference("extra", None, actual[j], j + 1) for j in sorted(extra))
+    in_contract = [c.name.lower() for c in contract if c.name.lower() in a_index]
+    in_actual = [c.name.lower() for c in actual if c.name.lower() in c_index]
+    for want, have in zip(in_contract, in_actual, strict=True):
+        if want != have:
+            out.append(Difference("reordered", contract[c_index[have]], actual[a_index[have]],
+                                  a_index[have] + 1))
+            break
+    for j, column in enumerate(actual):
+        found = c_index.get(column.name.lower())
+        if found is None:
+            continue
+        want_type = _type(contract[found])
+        if want_type and canonical_or_self(column.type) != want_type:
+            out.append(Difference("type", contract[found], column, j + 1, want_type))
+    return out
+
+
+def _type(spec: ColumnSpec) -> str:
+    return canonical_or_self(spec.type) if spec.type else ""
+
+
+def canonical_or_self(type_text: str) -> str:
+    try:
+        return canonical(type_text)
+    except ValueError:
+        return type_text
+
+
+def _with_tree(project: Project, model: CompiledModel) -> CompiledModel:
+    """The model with its parsed tree, for locating columns (a cached model has none kept)."""
+    return model if model.tree is not None else replace(model, tree=reparse(project, model))
+
+
+def check_port(product: Product, port: OutputSpec, model: CompiledModel,
+               project: Project | None = None) -> list[Diagnostic]:
+    assert port.columns is not None and model.columns is not None
+    name = f"{product.name}.{port.name}"
+    out = []
+    found = differences(port.columns, model.columns)
+    if found and project is not None:
+        model = _with_tree(project, model)
+    for diff in found:
+        where = (diff.expected.location if diff.kind == "missing" and diff.expected else
+                 sql_location(model, _projection(model, diff.actual.name if diff.actual else "")))
+        out.append(_port_diagnostic(name, port, model, diff, where, [c.name for c in port.columns]))
+    return out
+
+
+def _port_diagnostic(name: str, port: OutputSpec, model: CompiledModel, diff: Difference,
+                     where: Location | None, order: list[str]) -> Diagnostic:
+    file = f"models/{model.source.path.name}"
+    spec, column = diff.expected, diff.actual
+    yml = _yml_line(spec.location if spec else port.location)
+    if diff.kind == "missing":
+        assert spec is not None
+        return error(
+            "DP301", f"port `{name}` declares column `{spec.name}`"
+            f"{f' ({diff.expected_type})' if diff.expected_type else ''}, which model "
+            f"`{model.name}` does not produce", where,
+            f"add `... AS {spec.name}` to the select list of {file}, or remove the column from "
+            "the contract (removing a column breaks consumers: bump the major version)")
+    assert column is not None
+    if diff.kind == "extra":
+        return error(
+            "DP302", f"model `{model.name}` produces column `{column.name}` ({column.type}), which "
+            f"the contract of port `{name}` does not declare", where,
+            f"declare it in the port's columns ({yml}): `- {{name: {column.name}, type: "
+            f"{column.type.lower()}}}`, or drop it from the select list of {file}")
+    if diff.kind == "renamed":
+        assert spec is not None
+        cast = (_cast(model, column.name, diff.expected_type, spec.name)
+                if diff.expected_type and canonical_or_self(column.type) != diff.expected_type
+                else f"{_expression(model, column.name, strip_cast=False)} AS {spec.name}")
+        return error(
+            "DP303", f"column {diff.position} of port `{name}` is `{column.name}` in model "
+            f"`{model.name}` but `{spec.name}` in the contract", where,
+            f"write `{cast}` in {file}, or rename the column in the contract ({yml}); renaming "
+            "breaks consumers")
+    if diff.kind == "reordered":
+        return error(
+            "DP304", f"columns of model `{model.name}` are not in the order of the contract of "
+            f"port `{name}`: `{column.name}` comes too early", where,
+            f"list the columns in the contract's order: {', '.join(order)}")
+    assert spec is not None
+    return error(
+        "DP305", f"column `{column.name}` of port `{name}` is {column.type} in model "
+        f"`{model.name}`, but the contract says {diff.expected_type}", where,
+        f"write `{_cast(model, column.name, diff.expected_type, column.name)}` in {file}, or "
+        f"change the contract ({yml}) to `type: {column.type.lower()}`")
+
+
+def _cast(model: CompiledModel, column: str, type_text: str, alias: str) -> str:
+    return f"CAST({_expression(model, column)} AS {type_text}) AS {alias}"
+
+
+def _expression(model: CompiledModel, column: str, strip_cast: bool = True) -> str:
+    node = _projection(model, column)
+    if isinstance(node, exp.Alias):
+        node = node.this
+    while strip_cast and isinstance(node, exp.Cast):  # the cast to write replaces this one
+        node = node.this
+    if node is None or isinstance(node, exp.Star) or (
+            isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+        return column
+    text = _source_text(model.rendered_sql, node) or node.sql(dialect=sqlmod.DIALECT)
+    return text if len(text) <= 60 else "<expression>"
+
+
+def _source_text(sql: str, node: exp.Expr) -> str | None:
+    """The expression as the user wrote it (after Jinja), with its parentheses balanced."""
+    spans = [(int(n.meta["start"]), int(n.meta["end"])) for n in node.walk() if "start" in n.meta]
+    if not spans:
+        return None
+    start, end = min(s for s, _ in spans), max(e for _, e in spans) + 1
+    depth, quoted, i = 0, False, start
+    while i < len(sql) and (i < end or depth > 0):
+        char = sql[i]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+            if depth < 0:
+                return None
+        i += 1
+    text = sql[start:i]
+    return " ".join(text.split()) if depth == 0 and not quoted else None
+
+
+def _projection(model: CompiledModel, column: str) -> exp.Expr | None:
+    """The select-list item of the model's outer query that makes `column` (or its `*`)."""
+    tree: exp.Expr | None = model.tree
+    while isinstance(tree, exp.SetOperation):
+        tree = tree.left
+    if not isinstance(tree, exp.Select):
+        return None
+    star = None
+    for item in tree.selects:
+        if item.alias_or_name.lower() == column.lower() and not isinstance(item, exp.Star):
+            return item
+        if star is None and (isinstance(item, exp.Star) or isinstance(item.this, exp.Star)):
+            star = item
+    return star
+
+
+def _no_contract(product: Product, port: OutputSpec, model: CompiledModel | None) -> Diagnostic:
+    columns = model.columns if model is not None and model.columns else ()
+    shown = ", ".join(f"{{name: {c.name}, type: {c.type.lower()}}}" for c in columns[:4])
+    more = ", ..." if len(columns) > 4 else ""
+    example = f" (the model produces: {shown}{more})" if columns else ""
+    return warning(
+        "DP306", f"port `{product.name}.{port.name}` has no contract: consumers cannot be "
+        "checked against it", port.location,
+        f"declare its `columns:` with a name and type each{example}")
+
+
+# --- what consumers read and expect --------------------------------------------------------
+
+
+def missing_columns(compiled: CompiledProject, models: Iterable[CompiledModel]
+                    ) -> list[Diagnostic]:
+    """DP307: columns a model's SQL reads from a port whose contract does not have them."""
+    contracts = interfaces(compiled.project)
+    known: dict[Relation, Sequence[Column]] = dict(contracts)
+    for model in compiled.models.values():
+        if model.columns is not None and model.relation not in contracts:
+            known[model.relation] = model.columns
+    for (product_name, input_name), columns in compiled.sources.items():
+        product = compiled.project.by_name[product_name]
+        spec = product.spec.input(input_name)
+        if columns is not None and spec is not None:
+            known[product.relation_of_input(spec)] = columns
+    schemas = readmod.schemas_of(known)
+    out = []
+    for model in models:
+        if model.tree is None:
+            continue
+        for read in readmod.column_reads(model.tree, schemas):
+            ports = [r for r in read.relations if r in contracts]
+            if read.found or not ports:
+                continue
+            port = ports[0]
+            names = [c.name for c in contracts[port]]
+            close = difflib.get_close_matches(read.name, [n.lower() for n in names], n=1)
+            guess = f"did you mean `{close[0]}`? " if close else ""
+            others = ("" if len(read.relations) == 1 else
+                      f" (nor does {', '.join(f'`{r}`' for r in read.relations if r != port)})")
+            out.append(error(
+                "DP307", f"model `{model.id}` reads column `{read.column.name}` of port "
+                f"`{port}`, which its contract does not have{others}",
+                sql_location(model, read.column),
+                f"{guess}the contract of `{port}` has: {', '.join(names)}; if `{model.product}` "
+                f"needs `{read.column.name}`, ask the owner of `{port.schema}` to add it to the port"))
+    return out
+
+
+def check_expectations(compiled: CompiledProject, product: Product, spec: InputSpec
+                       ) -> list[Diagnostic]:
+    """DP308/DP309: the `columns` an input expects against what its producer provides."""
+    if not spec.columns:
+        return []
+    given, what = _provided(compiled, product, spec)
+    if given is None:
+        return []
+    by_name = {c.name.lower(): c for c in given}
+    out = []
+    for want in spec.columns:
+        have = by_name.get(want.name.lower())
+        if have is None:
+            close = difflib.get_close_matches(want.name, list(by_name), n=1)
+            out.append(error(
+                "DP308", f"input `{spec.name}` of `{product.name}` expects column `{want.name}`, "
+                f"which {what} does not have", want.location,
+                (f"did you mean `{close[0]}`? " if close else "") +
+                f"{what} has: {', '.join(c.name for c in given)}"))
+            continue
+        if not want.type:
+            continue
+        expected = canonical_or_self(want.type)
+        actual = canonical_or_self(have.type)
+        if not widens(actual, expected):
+            out.append(error(
+                "DP309", f"input `{spec.name}` of `{product.name}` expects `{want.name}` as "
+                f"{expected}, but {what} gives {actual}, which does not fit in it", want.location,
+                f"expect `type: {actual.lower()}` or a wider type; only widening is compatible "
+                "(integer to bigint, decimal(10,2) to decimal(18,2))"))
+    return out
+
+
+def _provided(compiled: CompiledProject, product: Product, spec: InputSpec
+              ) -> tuple[Sequence[Column] | None, str]:
+    """What an input really offers: a port's contract (or its model's columns), a file's schema."""
+    if spec.kind != "product":
+        columns = compiled.sources.get((product.name, spec.name))
+        return columns, f"the {spec.kind} `{spec.file.name if spec.file else spec.table}`"
+    producer = compiled.project.product(spec.product or "")
+    port = producer.spec.output(spec.port or "") if producer else None
+    if producer is None or port is None:
+        return None, ""  # DP209
+    name = f"port `{producer.name}.{port.name}`"
+    if port.columns:
+        return ([Column(c.name, c.type or "") for c in port.columns if c.type]
+                if all(c.type for c in port.columns) else None), name
+    model = compiled.models.get(f"{producer.name}.{port.model}")
+    return (model.columns if model else None), f"{name} (no contract; its model)"
+
+
+def check_version(compiled: CompiledProject, product: Product, spec: InputSpec
+                  ) -> list[Diagnostic]:
+    """DP310: the producer's version is outside the range the consumer accepts."""
+    if spec.kind != "product" or spec.version is None:
+        return []
+    producer = compiled.project.product(spec.product or "")
+    if producer is None or spec.version.allows(producer.spec.version):
+        return []
+    version = producer.spec.version
+    older = any(op in (">=", ">", "=") and version < bound for op, bound in spec.version.terms)
+    accept = (f"^{version.major}.{version.minor}" if older or version.major == 0
+              else f"^{version.major}")
+    hint = (f"`{producer.name}` has not reached that version yet: accept the one it publishes "
+            f"(`version: {accept}`) if `{product.name}` works with it" if older else
+            f"check what changed in `{producer.name}` and, if `{product.name}` still fits, "
+            f"accept it: `version: {accept}`")
+    return [error(
+        "DP310", f"input `{spec.name}` of `{product.name}` accepts versions `{spec.version}` of "
+        f"`{producer.name}`, which is at {version}", _key_location(spec.location, "version"),
+        hint)]
+
+
+def unread_inputs(compiled: CompiledProject, product: Product) -> list[Diagnostic]:
+    """DP311 (warning): a declared input that no model of the product reads."""
+    ids = [f"{product.name}.{m.name}" for m in product.models]
+    if not ids or any(mid not in compiled.models for mid in ids):
+        return []  # a model did not compile: what it reads is unknown
+    read = {name for mid in ids for name in compiled.models[mid].inputs}
+    return [warning(
+        "DP311", f"input `{spec.name}` of `{product.name}` is declared but no model reads it",
+        spec.location, f"remove it from `inputs:` in {product.name}/product.yml, or read it with "
+        f"`{{{{ input('{spec.name}') }}}}`") for spec in product.spec.inputs if spec.name not in read]
+
+
+# --- after materialization ---------------------------------------------------------------------
+
+
+def built_port_problem(port: OutputSpec, product: str, built: Sequence[Column]) -> str | None:
+    """What a built port's real columns break of its contract, or None when they match."""
+    if not port.columns:
+        return None
+    diffs = differences(port.columns, list(built))
+    if not diffs:
+        return None
+    return (f"port {product}.{port.name} does not match its contract, so it was not "
+            "published (the previous version stays): " + "; ".join(map(_say, diffs)))
+
+
+def _say(diff: Difference) -> str:
+    spec, column = diff.expected, diff.actual
+    if diff.kind == "missing" and spec:
+        return f"column `{spec.name}` is missing"
+    if diff.kind == "extra" and column:
+        return f"column `{column.name}` ({column.type}) is not in the contract"
+    if diff.kind == "renamed" and spec and column:
+        return f"column {diff.position} is `{column.name}`, the contract says `{spec.name}`"
+    if diff.kind == "reordered" and column:
+        return f"column `{column.name}` is out of the contract's order"
+    assert column is not None
+    return f"column `{column.name}` is {column.type} in the built table, {diff.expected_type} in the contract"
+
+
+# --- locations ---------------------------------------------------------------------------------
+
+
+def sql_location(model: CompiledModel, node: exp.Expr | None) -> Location:
+    """Where a node of the model's parsed tree is, in the model's template file."""
+    start = _start(node) if node is not None else None
+    if start is None:
+        return Location(model.source.path, 1)
+    line, col = sqlmod.position(model.rendered_sql, start)
+    where = model.location(line, col)
+    template = model.source.text.splitlines()
+    rendered = model.rendered_sql.splitlines()
+    if 0 < where.line <= len(template) and line <= len(rendered):
+        text = template[where.line - 1]
+        if text != rendered[line - 1]:
+            word = _word(node)
+            match = re.search(r"\b" + re.escape(word) + r"\b", text) if word else None
+            return Location(where.path, where.line, match.start() + 1 if match else 0)
+    return where
+
+
+def _start(node: exp.Expr) -> int | None:
+    if isinstance(node, exp.Alias) and isinstance(node.args.get("alias"), exp.Identifier):
+        node = node.args["alias"]
+    elif isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
+        node = node.this
+    starts = [int(n.meta["start"]) for n in node.walk() if "start" in n.meta]
+    return min(starts) if starts else None
+
+
+def _word(node: exp.Expr | None) -> str:
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Column):
+        return node.name
+    return ""
+
+
+def _yml_line(location: Location | None) -> str:
+    if location is None:
+        return "product.yml"
+    return f"{location.path.parent.name}/{location.path.name}:{location.line}"
+
+
+def _key_location(item: Location, key: str) -> Location:
+    """The line of `key:` inside the YAML list item starting at `item` (else the item)."""
+    try:
+        lines = Path(item.path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return item
+    pattern = re.compile(r"(?:^|[\s{,])" + re.escape(key) + r"\s*:")
+    for number in range(item.line, min(len(lines), item.line + 40) + 1):
+        text = lines[number - 1]
+        if number > item.line and text.lstrip().startswith("- "):
+            break
+        match = pattern.search(text)
+        if match:
+            return Location(item.path, number, match.start() + (match.group(0)[0] != key[0]) + 1)
+    return item

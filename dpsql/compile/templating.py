@@ -1,0 +1,288 @@
+"""Render model templates: sandboxed Jinja with ref/input/config/var/env_var/this and macros.
+
+Functions called from templates never raise for a user mistake: they record a diagnostic at
+the template's file and line and return a placeholder, so one render reports every mistake.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from dpsql.core.errors import Diagnostic, Location, did_you_mean, error
+from dpsql.core.project import MATERIALIZATIONS, ModelConfig, ModelSource, Product, Project
+from dpsql.core.relations import RenderedRelation as Rel
+
+_CONFIG_KEYS = {"materialized", "tags", "unique_key", "description"}
+
+
+@dataclass
+class _RenderState:
+    """What one render collects; lives in a context variable while the template runs."""
+
+    model: ModelSource
+    product: Product
+    project: Project
+    incremental: bool
+    config: dict[str, Any] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    env_read: dict[str, str | None] = field(default_factory=dict)  # for the compile cache
+
+    def here(self) -> Location:
+        """The template line being rendered: the model's own line, else a macro's."""
+        frame = sys._getframe(2)
+        fallback: Location | None = None
+        while frame is not None:
+            template = frame.f_globals.get("__jinja_template__")
+            if template is not None:
+                loc = Location(Path(template.filename),
+                               template.get_corresponding_lineno(frame.f_lineno))
+                if template.filename == str(self.model.path):
+                    return loc
+                fallback = fallback or loc
+            frame = frame.f_back  # type: ignore[assignment]
+        return fallback or Location(self.model.path, 1)
+
+    def fail(self, code: str, message: str, hint: str | None = None) -> str:
+        self.diagnostics.append(error(code, message, self.here(), hint))
+        return "__dpsql_unresolved__"
+
+
+_STATE: contextvars.ContextVar[_RenderState] = contextvars.ContextVar("dpsql_render")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    sql: str
+    config: dict[str, Any]
+    line_map: tuple[int, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def _ref(*args: str) -> Any:
+    state = _STATE.get()
+    product = state.product
+    if len(args) == 1:
+        name = args[0]
+        if name in product.model_names:
+            relation = product.relation_of_model(name)
+            return Rel(relation.schema, relation.name)
+        if product.spec.input(name) is not None:
+            return _input(name)
+        return state.fail("DP103", f"ref('{name}'): product `{product.name}` has no model "
+                          f"`{name}`", did_you_mean(name, sorted(product.model_names)))
+    if len(args) == 2:
+        other_name, port = args
+        if other_name == product.name:
+            return _ref(port)
+        other = state.project.product(other_name)
+        if other is None:
+            return state.fail("DP103", f"ref('{other_name}', '{port}'): no product "
+                              f"`{other_name}` in the workspace",
+                              did_you_mean(other_name, list(state.project.by_name)))
+        if other.spec.output(port) is None:
+            return state.fail("DP103", f"ref('{other_name}', '{port}'): product `{other_name}` "
+                              f"has no output port `{port}`",
+                              did_you_mean(port, [o.name for o in other.spec.outputs]))
+        declared = any(i.product == other_name and i.port == port for i in product.spec.inputs)
+        if not declared:
+            return state.fail(
+                "DP205", f"ref('{other_name}', '{port}') reads a port that product "
+                f"`{product.name}` does not declare as an input",
+                f"add to {product.name}'s product.yml inputs: "
+                f"`- {{name: {port}, product: {other_name}, port: {port}}}`")
+        return Rel(other_name, port)
+    return state.fail("DP103", "ref() takes a model name, or a product and a port name")
+
+
+def _input(name: str) -> Any:
+    state = _STATE.get()
+    spec = state.product.spec.input(name)
+    if spec is None:
+        return state.fail("DP104", f"input('{name}'): product `{state.product.name}` declares no "
+                          f"input `{name}`",
+                          did_you_mean(name, [i.name for i in state.product.spec.inputs]))
+    relation = state.product.relation_of_input(spec)
+    return Rel(relation.schema, relation.name)
+
+
+def _config(**kwargs: Any) -> str:
+    state = _STATE.get()
+    for key, value in kwargs.items():
+        if key not in _CONFIG_KEYS:
+            state.fail("DP106", f"config() has no option `{key}`",
+                       did_you_mean(key, sorted(_CONFIG_KEYS)))
+            continue
+        if key == "materialized" and value not in MATERIALIZATIONS:
+            state.fail("DP106", f"materialized='{value}' is not a materialization",
+                       f"use one of: {', '.join(MATERIALIZATIONS)}")
+            continue
+        state.config[key] = value
+    return ""
+
+
+_MISSING = object()
+
+
+def _var(name: str, default: Any = _MISSING) -> Any:
+    state = _STATE.get()
+    variables = state.project.config.vars
+    if name in variables:
+        return variables[name]
+    if default is not _MISSING:
+        return default
+    return state.fail("DP105", f"var('{name}') is not set", f"add `{name}` under `vars:` in "
+                      "dpsql.yml, or pass a default: var('{name}', ...)")
+
+
+def _env_var(name: str, default: Any = _MISSING) -> Any:
+    state = _STATE.get()
+    env = state.project.config.env
+    state.env_read[name] = env.get(name)
+    if name in env:
+        return env[name]
+    if default is not _MISSING:
+        return default
+    return state.fail("DP105", f"env_var('{name}') is not set",
+                      f"set the environment variable {name}, or pass a default")
+
+
+def _is_incremental() -> bool:
+    return _STATE.get().incremental
+
+
+_GLOBALS: dict[str, Callable[..., Any]] = {
+    "ref": _ref,
+    "input": _input,
+    "source": _input,
+    "config": _config,
+    "var": _var,
+    "env_var": _env_var,
+    "is_incremental": _is_incremental,
+}
+
+
+class Renderer:
+    """One sandboxed Jinja environment per product: workspace macros, then product macros."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self._envs: dict[str, tuple[SandboxedEnvironment, tuple[Diagnostic, ...]]] = {}
+        # environment variables each template read, with their values (None: not set)
+        self.env_read: dict[Path, dict[str, str | None]] = {}
+
+    def environment(self, product: Product) -> tuple[SandboxedEnvironment, tuple[Diagnostic, ...]]:
+        cached = self._envs.get(product.name)
+        if cached is None:
+            cached = self._envs[product.name] = self._build(product)
+        return cached
+
+    def _build(self, product: Product) -> tuple[SandboxedEnvironment, tuple[Diagnostic, ...]]:
+        env = SandboxedEnvironment(
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+            loader=jinja2.FunctionLoader(_load_file),
+        )
+        env.globals.update(_GLOBALS)
+        diagnostics: list[Diagnostic] = []
+        for path in (*self.project.macro_files, *product.macro_files):
+            try:
+                module = env.get_template(str(path)).module
+            except jinja2.TemplateSyntaxError as exc:
+                diagnostics.append(_syntax_error(exc, path))
+                continue
+            except Exception as exc:
+                diagnostics.append(_render_error(exc, path))
+                continue
+            for name in dir(module):
+                value = getattr(module, name)
+                if isinstance(value, jinja2.runtime.Macro):
+                    env.globals[name] = value
+        return env, tuple(diagnostics)
+
+    def render(self, product: Product, model: ModelSource, incremental: bool = False) -> Rendered:
+        env, macro_errors = self.environment(product)
+        state = _RenderState(model, product, self.project, incremental)
+        token = _STATE.set(state)
+        try:
+            code = env.compile(model.text, str(model.path), str(model.path))
+            template = env.template_class.from_code(env, code, env.make_globals(None))
+            this = product.relation_of_model(model.name)
+            sql = template.render(this=Rel(this.schema, this.name))
+        except jinja2.TemplateSyntaxError as exc:
+            return Rendered("", {}, (), (*macro_errors, _syntax_error(exc, model.path)))
+        except Exception as exc:
+            return Rendered("", {}, (), (*macro_errors, _render_error(exc, model.path)))
+        finally:
+            _STATE.reset(token)
+            if state.env_read:
+                self.env_read.setdefault(model.path, {}).update(state.env_read)
+        diagnostics = (*macro_errors, *state.diagnostics)
+        return Rendered(sql, state.config, line_map(model.text, sql), diagnostics)
+
+
+def _load_file(name: str) -> tuple[str, str, Callable[[], bool]]:
+    return Path(name).read_text(encoding="utf-8"), name, lambda: True
+
+
+def _syntax_error(exc: jinja2.TemplateSyntaxError, path: Path) -> Diagnostic:
+    where = Path(exc.filename) if exc.filename and exc.filename != "<template>" else path
+    return error("DP101", f"Jinja syntax error: {exc.message}", Location(where, exc.lineno or 0),
+                 "check the {{ }} and {% %} tags on this line; every block needs its end tag")
+
+
+def _render_error(exc: Exception, path: Path) -> Diagnostic:
+    line = 0
+    where = path
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(".sql") or frame.filename == str(path):
+            line, where = frame.lineno or 0, Path(frame.filename)
+            break
+    if isinstance(exc, jinja2.UndefinedError):
+        return error("DP102", f"template error: {exc.message}", Location(where, line),
+                     "define it (a macro in macros/, a var in dpsql.yml) or fix the spelling")
+    return error("DP102", f"template error: {type(exc).__name__}: {exc}", Location(where, line),
+                 "fix the expression on this line")
+
+
+def line_map(template: str, rendered: str) -> tuple[int, ...]:
+    """For each line of the rendered SQL, the template line (1-based) it most likely came from."""
+    t_lines = template.splitlines()
+    r_lines = rendered.splitlines()
+    if len(t_lines) == len(r_lines) and "{%" not in template:
+        return tuple(range(1, len(r_lines) + 1))
+    out: list[int] = [1] * len(r_lines)
+    matcher = difflib.SequenceMatcher(None, t_lines, r_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for j in range(j1, j2):
+            if tag == "equal":
+                out[j] = i1 + (j - j1) + 1
+            elif tag == "replace":
+                out[j] = i1 + min(j - j1, i2 - i1 - 1) + 1
+            else:  # lines produced by a block or macro: point at the template line before
+                out[j] = max(i1, 1)
+    return tuple(out)
+
+
+def model_config(raw: dict[str, Any], is_port: bool) -> ModelConfig:
+    """Turn what config() collected into a ModelConfig with the defaults filled in."""
+    materialized = raw.get("materialized") or ("table" if is_port else "view")
+    tags = raw.get("tags") or ()
+    key = raw.get("unique_key") or ()
+    return ModelConfig(
+        materialized=materialized,
+        tags=(tags,) if isinstance(tags, str) else tuple(str(t) for t in tags),
+        unique_key=(key,) if isinstance(key, str) else tuple(str(k) for k in key),
+        description=str(raw.get("description") or ""),
+    )

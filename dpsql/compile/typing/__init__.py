@@ -1,0 +1,1 @@
+"""Typing: every model's columns and DuckDB types, with no data read."""

@@ -1,0 +1,187 @@
+"""Domain values: products, models, relations, and the compiled project. All frozen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from dpsql.core.errors import Diagnostic, Location
+from dpsql.core.relations import Relation, internal_schema, table_relation
+from dpsql.core.specs import InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from dpsql.core.lineage import ModelLineage
+
+MATERIALIZATIONS = ("view", "table", "incremental", "ephemeral")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    product: str
+    name: str
+    path: Path
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.product}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Product:
+    spec: ProductSpec
+    models: tuple[ModelSource, ...]
+    macro_files: tuple[Path, ...] = ()
+    test_files: tuple[Path, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @cached_property
+    def model_names(self) -> frozenset[str]:
+        return frozenset(m.name for m in self.models)
+
+    @cached_property
+    def port_of_model(self) -> Mapping[str, OutputSpec]:
+        return MappingProxyType({o.model: o for o in self.spec.outputs})
+
+    def model(self, name: str) -> ModelSource | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def relation_of_model(self, model: str) -> Relation:
+        port = self.port_of_model.get(model)
+        if port is not None:
+            return Relation(self.name, port.name)
+        return Relation(internal_schema(self.name), model)
+
+    def relation_of_input(self, spec: InputSpec) -> Relation:
+        if spec.kind == "product":
+            assert spec.product and spec.port
+            return Relation(spec.product, spec.port)
+        if spec.kind == "table":
+            assert spec.table
+            return table_relation(spec.table)
+        return Relation(internal_schema(self.name), spec.name)
+
+
+@dataclass(frozen=True)
+class Project:
+    config: WorkspaceConfig
+    products: tuple[Product, ...]
+    macro_files: tuple[Path, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @cached_property
+    def by_name(self) -> Mapping[str, Product]:
+        return MappingProxyType({p.name: p for p in self.products})
+
+    def product(self, name: str) -> Product | None:
+        return self.by_name.get(name)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "type": self.type}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    materialized: str
+    tags: tuple[str, ...] = ()
+    unique_key: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """A model after rendering, parsing and resolution."""
+
+    source: ModelSource
+    config: ModelConfig
+    relation: Relation
+    rendered_sql: str
+    sql: str  # what is executed: relations fully qualified
+    depends_on: tuple[str, ...]  # ids of models this one reads, in any product
+    inputs: tuple[str, ...]  # names of this product's input ports read
+    line_map: tuple[int, ...] = ()  # rendered line index -> template line
+    columns: tuple[Column, ...] | None = None
+    port: str | None = None  # the output port this model feeds
+    # the parsed query with its relations bound, from the rendered SQL (positions map to the
+    # template); kept until schema inference, which qualifies it in place for lineage and
+    # drops it. Later readers call bind.reparse(), which gives it back.
+    tree: exp.Query | None = field(default=None, compare=False, repr=False)
+    lineage: ModelLineage | None = field(default=None, compare=False, repr=False)
+    typed_by: str = ""  # how the columns were inferred and from what (typing_pass.note)
+    # incremental models: the SQL rendered with is_incremental() true (ephemerals inlined),
+    # used at build time when the relation exists and the build is not a full refresh
+    incremental_sql: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.source.id
+
+    @property
+    def product(self) -> str:
+        return self.source.product
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def location(self, rendered_line: int = 1, col: int = 0) -> Location:
+        line = self.line_map[rendered_line - 1] if 0 < rendered_line <= len(self.line_map) else 1
+        return Location(self.source.path, line, col)
+
+
+@dataclass(frozen=True)
+class DataTest:
+    """A data test: a query that returns the rows breaking a rule (zero rows: it passes)."""
+
+    name: str  # `unique(orders.orders.order_id)`, `orders.one_first_order_per_customer`
+    kind: str  # not_null | unique | accepted_values | relationships | singular
+    product: str
+    sql: str  # relations fully qualified, ephemeral models inlined
+    depends_on: tuple[str, ...]  # ids of the models it reads
+    location: Location
+    model: str | None = None  # column tests: the id of the model feeding the tested port
+    column: str | None = None
+    check_sql: str = ""  # what runs: the first failing rows, each with the count of all of them
+
+
+@dataclass(frozen=True)
+class CompiledProject:
+    project: Project
+    models: Mapping[str, CompiledModel]
+    order: tuple[str, ...]  # model ids in dependency order
+    diagnostics: tuple[Diagnostic, ...] = ()
+    sources: Mapping[tuple[str, str], tuple[Column, ...] | None] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # (product, input) -> columns of file and table inputs
+    tests: tuple[DataTest, ...] = ()  # column tests from contracts, singular tests
+    # environment variables the templates read, with the values they had (None: not set)
+    env_read: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    def downstream_map(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {m: [] for m in self.models}
+        for model in self.models.values():
+            for dep in model.depends_on:
+                out[dep].append(model.id)
+        return out

@@ -1,0 +1,78 @@
+"""What the YAML files declare, as frozen values: the workspace, products and their ports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from dpsql.core.errors import Location
+from dpsql.core.versions import Version, VersionRange
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str | None
+    description: str = ""
+    tests: tuple[Any, ...] = ()
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """An input port: a file, a warehouse table, or another product's output port."""
+
+    name: str
+    kind: str  # "file" | "table" | "product"
+    location: Location
+    file: Path | None = None
+    file_format: str | None = None
+    table: str | None = None
+    product: str | None = None
+    port: str | None = None
+    version: VersionRange | None = None
+    columns: tuple[ColumnSpec, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    model: str
+    location: Location
+    description: str = ""
+    columns: tuple[ColumnSpec, ...] | None = None  # None: no contract
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    name: str
+    path: Path  # the product folder
+    yml: Path
+    domain: str
+    owner: str
+    description: str
+    version: Version
+    tags: tuple[str, ...]
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    location: Location
+
+    def input(self, name: str) -> InputSpec | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def output(self, name: str) -> OutputSpec | None:
+        return next((o for o in self.outputs if o.name == name), None)
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    name: str
+    root: Path
+    warehouse: Path
+    vars: Mapping[str, Any]
+    threads: int
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

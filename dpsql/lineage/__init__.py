@@ -1,0 +1,1 @@
+"""Column lineage: tracing one query, the workspace graph, queries over it, and its exports."""

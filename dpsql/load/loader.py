@@ -1,0 +1,103 @@
+"""Find the products of a workspace and read their files (text only, nothing rendered)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from dpsql.core.errors import Diagnostic, DpsqlError, Location, error
+from dpsql.core.project import ModelSource, Product, Project
+from dpsql.core.specs import ProductSpec
+from dpsql.load.config import PRODUCT_FILE, load_product, load_workspace
+
+log = logging.getLogger("dpsql")
+
+_SKIP_DIRS = {"target", "node_modules", "__pycache__", "dbt_packages", "logs"}
+
+
+def find_product_files(root: Path) -> list[Path]:
+    """Every product.yml under root, skipping hidden folders and dpsql's own output."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        if PRODUCT_FILE in files:
+            found.append(Path(folder) / PRODUCT_FILE)
+    return found
+
+
+def _sql_files(folder: Path) -> tuple[Path, ...]:
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted(p for p in folder.rglob("*.sql") if p.is_file()))
+
+
+def load_project(root: Path) -> Project:
+    """Read the workspace; raise DpsqlError with every problem found in its YAML files."""
+    config = load_workspace(root)
+    diagnostics: list[Diagnostic] = []
+    specs: list[ProductSpec] = []
+    for path in find_product_files(config.root):
+        spec, found = load_product(path)
+        diagnostics.extend(found)
+        if spec is not None:
+            specs.append(spec)
+    products: list[Product] = []
+    seen: dict[str, ProductSpec] = {}
+    for spec in specs:
+        if spec.name in seen:
+            other = seen[spec.name]
+            diagnostics.append(error(
+                "DP004", f"product `{spec.name}` is defined twice (also in {other.yml})",
+                spec.location, "give each product a unique `name:` in its product.yml"))
+            continue
+        seen[spec.name] = spec
+        products.append(_read_product(spec, diagnostics))
+    if not products and not diagnostics:
+        log.warning("no product.yml found under %s", config.root)
+    if any(d.is_error for d in diagnostics):
+        raise DpsqlError(diagnostics)
+    return Project(config, tuple(products), _sql_files(config.root / "macros"))
+
+
+def _read_product(spec: ProductSpec, diagnostics: list[Diagnostic]) -> Product:
+    models: list[ModelSource] = []
+    names: dict[str, Path] = {}
+    inputs = {i.name for i in spec.inputs}
+    for path in _sql_files(spec.path / "models"):
+        name = path.stem
+        where = Location(path, 1)
+        if name in names:
+            diagnostics.append(error(
+                "DP005", f"model `{name}` of product `{spec.name}` is defined twice "
+                f"(also in {names[name]})", where, "rename one of the files"))
+            continue
+        if name in inputs:
+            diagnostics.append(error(
+                "DP005", f"model `{name}` has the name of an input of product `{spec.name}`",
+                where, "rename the model or the input: inside a product, names must be unique"))
+            continue
+        names[name] = path
+        models.append(ModelSource(spec.name, name, path, path.read_text(encoding="utf-8")))
+    feeds: dict[str, str] = {}
+    for port in spec.outputs:
+        if port.model not in names:
+            hint = (f"create models/{port.model}.sql, or set `model:` to one of: "
+                    f"{', '.join(sorted(names)) or '(no models yet)'}")
+            diagnostics.append(error(
+                "DP008", f"output port `{port.name}` is fed by model `{port.model}`, which does "
+                f"not exist in product `{spec.name}`", port.location, hint))
+        elif port.model in feeds:
+            diagnostics.append(error(
+                "DP008", f"model `{port.model}` feeds two output ports (`{feeds[port.model]}` "
+                f"and `{port.name}`)", port.location,
+                "give each port its own model (a second model can `select * from` the first)"))
+        feeds[port.model] = port.name
+    for spec_input in spec.inputs:
+        if spec_input.kind == "file" and spec_input.file and not spec_input.file.exists():
+            diagnostics.append(error(
+                "DP007", f"input `{spec_input.name}` reads {spec_input.file}, which does not exist",
+                spec_input.location, "fix the `file:` path (it is relative to product.yml), "
+                "or create the file"))
+    return Product(spec, tuple(models), _sql_files(spec.path / "macros"),
+                   _sql_files(spec.path / "tests"))

@@ -1,0 +1,1 @@
+"""What a compile or a build leaves behind: artifacts and the docs site."""
