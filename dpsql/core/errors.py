@@ -85,13 +85,26 @@ def warning(
     return Diagnostic(code, message, location, hint, Severity.WARNING)
 
 
+def closest(name: str, options: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The option most like `name` (compared case-insensitively), if one is close enough."""
+    by_lower = {o.lower(): o for o in sorted(options)}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=cutoff)
+    return by_lower[close[0]] if close else None
+
+
 def did_you_mean(name: str, options: Iterable[str], *, cutoff: float = 0.6) -> str:
     """A hint for a misspelt name: the closest option, else the known ones."""
     names = sorted(options)
-    close = difflib.get_close_matches(name, names, n=1, cutoff=cutoff)
-    if close:
-        return f"did you mean `{close[0]}`?"
+    close = closest(name, names, cutoff=cutoff)
+    if close is not None:
+        return f"did you mean `{close}`?"
     return f"known: {', '.join(names)}" if names else "none are defined"
+
+
+def error_text(exc: BaseException) -> str:
+    """The first line of an exception's message (DuckDB's errors run on with context lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def raise_if_errors(diagnostics: Iterable[Diagnostic]) -> None:

@@ -1,9 +1,13 @@
-"""A small generic DAG: topological order, cycles, ancestors and descendants."""
+"""A small generic DAG: topological order, cycles, ancestors, and breadth-first walks."""
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
+
+N = TypeVar("N")
+E = TypeVar("E")
 
 
 def topological_order(edges: Mapping[str, Iterable[str]]) -> tuple[list[str], list[list[str]]]:
@@ -75,3 +79,32 @@ def reverse(edges: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
         for dep in deps:
             out.setdefault(dep, []).append(node)
     return out
+
+
+def breadth_first(start: N, step: Callable[[N], Iterable[tuple[N, E]]], depth: int | None = None
+                  ) -> tuple[dict[N, int], list[E]]:
+    """Nodes reached from `start` with their distance (`start` at 0), and every edge followed,
+    level by level; `step(node)` gives each neighbour with the edge that leads to it."""
+    seen = {start: 0}
+    used: list[E] = []
+    frontier = [start]
+    level = 0
+    while frontier and (depth is None or level < depth):
+        level += 1
+        following: list[N] = []
+        for node in frontier:
+            for other, edge in step(node):
+                used.append(edge)
+                if other not in seen:
+                    seen[other] = level
+                    following.append(other)
+        frontier = following
+    return seen, used
+
+
+def distances(start: N, neighbours: Mapping[N, Iterable[N]], depth: int | None = None
+              ) -> dict[N, int]:
+    """Every node reachable from `start` (not `start` itself) with its distance."""
+    seen, _ = breadth_first(start, lambda node: ((o, None) for o in neighbours.get(node, ())), depth)
+    del seen[start]
+    return seen

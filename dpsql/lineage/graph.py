@@ -17,12 +17,12 @@ from __future__ import annotations
 import difflib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TypeVar
 
 from dpsql.core.errors import Diagnostic, DpsqlError, error, warning
+from dpsql.core.graph import breadth_first
 from dpsql.core.lineage import Col, ModelLineage
 from dpsql.core.project import Column, CompiledProject
 from dpsql.core.runtime import collector_paused
@@ -115,7 +115,7 @@ class LineageGraph:
                 if row_level or not edge.row_level:
                     yield (edge.source if upstream else edge.target), edge
 
-        return _breadth_first(start, step, depth)
+        return breadth_first(start, step, depth)
 
     def walk_relations(self, start: RelKey, *, upstream: bool, depth: int | None = None
                        ) -> tuple[dict[RelKey, int], list[tuple[RelKey, RelKey]]]:
@@ -125,37 +125,13 @@ class LineageGraph:
             for other in index.get(key, ()):
                 yield other, ((other, key) if upstream else (key, other))
 
-        return _breadth_first(start, step, depth)
+        return breadth_first(start, step, depth)
 
     def raw_inputs(self, cols: Iterable[Col]) -> list[Col]:
         return [c for c in cols if (o := self.owners.get((c.schema, c.name))) and o.is_raw]
 
     def port_columns(self, cols: Iterable[Col]) -> list[Col]:
         return [c for c in cols if (o := self.owners.get((c.schema, c.name))) and o.port]
-
-
-N = TypeVar("N")
-E = TypeVar("E")
-
-
-def _breadth_first(start: N, step: Callable[[N], Iterable[tuple[N, E]]], depth: int | None
-                   ) -> tuple[dict[N, int], list[E]]:
-    """Nodes reached from `start` with their distance, and every edge followed, level by level."""
-    seen = {start: 0}
-    used: list[E] = []
-    frontier = [start]
-    level = 0
-    while frontier and (depth is None or level < depth):
-        level += 1
-        following: list[N] = []
-        for node in frontier:
-            for other, edge in step(node):
-                used.append(edge)
-                if other not in seen:
-                    seen[other] = level
-                    following.append(other)
-        frontier = following
-    return seen, used
 
 
 def build_graph(compiled: CompiledProject) -> LineageGraph:

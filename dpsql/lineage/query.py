@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from dpsql.core.graph import distances
 from dpsql.core.lineage import Col, is_direct
 from dpsql.lineage.graph import Edge, LineageGraph, RelKey, Target
 
@@ -111,41 +112,24 @@ def product_lineage(graph: LineageGraph, name: str, upstream: bool, downstream: 
     for e in graph.product_edges:
         up.setdefault(e.consumer, []).append(e.producer)
         down.setdefault(e.producer, []).append(e.consumer)
-    distances: dict[str, int] = {name: 0}
+    found: dict[str, int] = {name: 0}
     for index, sign, wanted in ((up, -1, upstream), (down, 1, downstream)):
         if wanted:
-            for other, steps in _bfs(name, index, depth).items():
-                distances.setdefault(other, sign * steps)
-    nodes = [_product_node(graph, p, d) for p, d in distances.items()]
+            for other, steps in distances(name, index, depth).items():
+                found.setdefault(other, sign * steps)
+    nodes = [_product_node(graph, p, d) for p, d in found.items()]
     links = [Link(e.producer, e.consumer, via=f"{e.producer}.{e.port}")
-             for e in graph.product_edges if e.producer in distances and e.consumer in distances
-             and (distances[e.producer] < distances[e.consumer])]
+             for e in graph.product_edges if e.producer in found and e.consumer in found
+             and (found[e.producer] < found[e.consumer])]
     if upstream:  # the raw inputs of the products upstream (and of the product itself)
         raw = _raw_inputs(graph)
-        for p, d in list(distances.items()):
+        for p, d in list(found.items()):
             if d <= 0 and (depth is None or -d < depth):
                 for key in raw.get(p, ()):
                     n = _relation_node(graph, key, d - 1)
                     nodes.append(n)
                     links.append(Link(n.id, p, via=n.detail))
     return Subgraph("product", name, tuple(nodes), tuple(links), upstream, downstream, depth)
-
-
-def _bfs(start: str, index: Mapping[str, list[str]], depth: int | None) -> dict[str, int]:
-    seen = {start: 0}
-    frontier = [start]
-    level = 0
-    while frontier and (depth is None or level < depth):
-        level += 1
-        nxt = []
-        for item in frontier:
-            for other in index.get(item, ()):
-                if other not in seen:
-                    seen[other] = level
-                    nxt.append(other)
-        frontier = nxt
-    del seen[start]
-    return seen
 
 
 # --- models and raw inputs -------------------------------------------------------------------
