@@ -31,6 +31,7 @@ from dpsql.core.project import (
     CompiledModel,
     CompiledProject,
     DataTest,
+    Materialization,
     ModelConfig,
     ModelSource,
     Product,
@@ -167,7 +168,7 @@ def from_entry(product: Product, source: ModelSource, entry: dict[str, Any]) -> 
     port = product.port_of_model.get(source.name)
     return CompiledModel(
         source=source,
-        config=ModelConfig(materialized, tuple(tags), tuple(unique_key), description),
+        config=ModelConfig(Materialization(materialized), tuple(tags), tuple(unique_key), description),
         relation=product.relation_of_model(source.name),
         rendered_sql=entry["rendered"],
         sql=entry["sql"],

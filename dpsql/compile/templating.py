@@ -20,7 +20,14 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from dpsql.core.errors import Diagnostic, Location, did_you_mean, error
-from dpsql.core.project import MATERIALIZATIONS, ModelConfig, ModelSource, Product, Project
+from dpsql.core.project import (
+    MATERIALIZATIONS,
+    Materialization,
+    ModelConfig,
+    ModelSource,
+    Product,
+    Project,
+)
 from dpsql.core.relations import RenderedRelation as Rel
 
 _CONFIG_KEYS = {"materialized", "tags", "unique_key", "description"}
@@ -277,7 +284,8 @@ def line_map(template: str, rendered: str) -> tuple[int, ...]:
 
 def model_config(raw: dict[str, Any], is_port: bool) -> ModelConfig:
     """Turn what config() collected into a ModelConfig with the defaults filled in."""
-    materialized = raw.get("materialized") or ("table" if is_port else "view")
+    default = Materialization.TABLE if is_port else Materialization.VIEW
+    materialized = Materialization(raw.get("materialized") or default)
     tags = raw.get("tags") or ()
     key = raw.get("unique_key") or ()
     return ModelConfig(

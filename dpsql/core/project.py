@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NewType
 
 from dpsql.core.errors import Diagnostic, Location
 from dpsql.core.relations import Relation, internal_schema, table_relation
@@ -18,7 +19,23 @@ if TYPE_CHECKING:
 
     from dpsql.core.lineage import ModelLineage
 
-MATERIALIZATIONS = ("view", "table", "incremental", "ephemeral")
+ModelId = NewType("ModelId", str)  # `<product>.<model>`, unique in a workspace
+
+
+def model_id(product: str, model: str) -> ModelId:
+    return ModelId(f"{product}.{model}")
+
+
+class Materialization(StrEnum):
+    """How a model becomes a relation in the warehouse (or none: ephemeral)."""
+
+    VIEW = "view"
+    TABLE = "table"
+    INCREMENTAL = "incremental"
+    EPHEMERAL = "ephemeral"
+
+
+MATERIALIZATIONS = tuple(m.value for m in Materialization)
 
 
 @dataclass(frozen=True)
@@ -29,8 +46,8 @@ class ModelSource:
     text: str
 
     @property
-    def id(self) -> str:
-        return f"{self.product}.{self.name}"
+    def id(self) -> ModelId:
+        return model_id(self.product, self.name)
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,13 @@ class Product:
 
     def model(self, name: str) -> ModelSource | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def port_model_id(self, port: str) -> ModelId | None:
+        """The id of the model feeding output port `port`, if the port and its model exist."""
+        spec = self.spec.output(port)
+        if spec is None or spec.model not in self.model_names:
+            return None
+        return model_id(self.name, spec.model)
 
     def relation_of_model(self, model: str) -> Relation:
         port = self.port_of_model.get(model)
@@ -100,7 +124,7 @@ class Column:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    materialized: str
+    materialized: Materialization
     tags: tuple[str, ...] = ()
     unique_key: tuple[str, ...] = ()
     description: str = ""
