@@ -90,17 +90,17 @@ def test_check_reads_the_cache_but_writes_nothing(tiny: Path) -> None:
 
 
 def test_parallel_compile_gives_the_same_result(tiny: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dpsql.compile.models
     import dpsql.compile.parallel
-    import dpsql.compile.pipeline
     write_files(tiny, {
         TOTALS: "select shopp from items.items\n",  # an error, reported from a worker
         "reports/shops/models/more.sql": "select 1 as x from {{ ref('nowhere') }}\n",
     })
     project = load_project(tiny)
     sequential = compile_project(project)
-    monkeypatch.setattr(dpsql.compile.pipeline, "MIN_ITEMS", 1)
+    monkeypatch.setattr(dpsql.compile.models, "MIN_ITEMS", 1)
     monkeypatch.setattr(dpsql.compile.parallel, "MIN_ITEMS", 1)
-    monkeypatch.setattr(dpsql.compile.pipeline, "workers", lambda: 2)
+    monkeypatch.setattr(dpsql.compile.models, "workers", lambda: 2)
     monkeypatch.setattr(dpsql.compile.parallel, "workers", lambda: 2)
     parallel = compile_project(project)
 

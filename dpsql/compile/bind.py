@@ -8,16 +8,16 @@ warehouse names, and the compiled SQL is generated from the tree.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlglot import exp
 
 from dpsql.compile import sql as sqlmod
 from dpsql.compile.templating import Renderer, model_config
-from dpsql.core.errors import Diagnostic, Location, did_you_mean, error
+from dpsql.core.errors import Diagnostic, did_you_mean, error
 from dpsql.core.project import CompiledModel, ModelSource, Product, Project
 from dpsql.core.relations import INTERNAL_SUFFIX, Relation, table_relation
+from dpsql.core.sourcemap import TemplateMap
 
 
 @dataclass(frozen=True)
@@ -29,23 +29,24 @@ class _Binding:
 
 def compile_model(project: Project, product: Product, source: ModelSource, renderer: Renderer,
                   diagnostics: list[Diagnostic], *, incremental: bool = False
-                  ) -> CompiledModel | None:
-    """Render, parse and resolve one model; `incremental` renders is_incremental() as true."""
+                  ) -> tuple[CompiledModel, exp.Query] | None:
+    """Render, parse and resolve one model, and give its tree with the relations bound;
+    `incremental` renders is_incremental() as true."""
     rendered = renderer.render(product, source, incremental=incremental)
     diagnostics.extend(rendered.diagnostics)
     if any(d.is_error for d in rendered.diagnostics):
         return None
     port = product.port_of_model.get(source.name)
     config = model_config(rendered.config, is_port=port is not None)
+    where = TemplateMap(source.path, source.text, rendered.sql, rendered.line_map)
     try:
         tree = sqlmod.parse_query(rendered.sql)
     except sqlmod.SqlProblem as problem:
-        line, col = _template_position(source.text, rendered.sql, rendered.line_map,
-                                       problem.line, problem.col, problem.token)
         code = "DP202" if "one SELECT" in problem.message else "DP201"
         hint = ("a model is a single SELECT statement; move other statements out"
                 if code == "DP202" else "fix the SQL near this position (DuckDB dialect)")
-        diagnostics.append(error(code, problem.message, Location(source.path, line, col), hint))
+        diagnostics.append(error(code, problem.message,
+                                 where.position(problem.line, problem.col, problem.token), hint))
         return None
     depends: dict[str, None] = {}
     inputs: dict[str, None] = {}
@@ -54,8 +55,8 @@ def compile_model(project: Project, product: Product, source: ModelSource, rende
         binding, unresolved = resolve(project, product, ref)
         if unresolved is not None:
             code, message, hint = unresolved
-            where = _locate(source.text, rendered.sql, rendered.line_map, ref)
-            diagnostics.append(error(code, message, Location(source.path, *where), hint))
+            diagnostics.append(error(code, message, where.offset(ref.offset, ref.text, ref.name),
+                                     hint))
             ok = False
             continue
         assert binding is not None
@@ -66,7 +67,7 @@ def compile_model(project: Project, product: Product, source: ModelSource, rende
         sqlmod.qualify_table(ref, binding.relation.schema, binding.relation.name)
     if not ok:
         return None
-    return CompiledModel(
+    model = CompiledModel(
         source=source,
         config=config,
         relation=product.relation_of_model(source.name),
@@ -76,33 +77,9 @@ def compile_model(project: Project, product: Product, source: ModelSource, rende
         inputs=tuple(inputs),
         line_map=rendered.line_map,
         port=port.name if port else None,
-        tree=tree,
+        config_lines=tuple(rendered.config_lines.items()),
     )
-
-
-def _locate(template: str, rendered: str, line_map: tuple[int, ...],
-            ref: sqlmod.TableRef) -> tuple[int, int]:
-    """Template line and column of a relation reference found in the rendered SQL."""
-    r_line, r_col = sqlmod.position(rendered, ref.offset)
-    return _template_position(template, rendered, line_map, r_line, r_col, ref.text, ref.name)
-
-
-def _template_position(template: str, rendered: str, line_map: tuple[int, ...], r_line: int,
-                       r_col: int, *needles: str) -> tuple[int, int]:
-    """Map a rendered line and column back to the template: exact where the line was not
-    changed by rendering, else the column where one of `needles` appears on the line."""
-    t_line = line_map[r_line - 1] if 0 < r_line <= len(line_map) else r_line
-    t_lines = template.splitlines()
-    r_lines = rendered.splitlines()
-    if 0 < t_line <= len(t_lines):
-        text = t_lines[t_line - 1]
-        if r_line <= len(r_lines) and text == r_lines[r_line - 1]:
-            return t_line, r_col
-        for needle in needles:
-            match = re.search(r"\b" + re.escape(needle) + r"\b", text) if needle else None
-            if match:
-                return t_line, match.start() + 1
-    return t_line, 0
+    return model, tree
 
 
 def resolve(project: Project, product: Product, ref: sqlmod.TableRef
@@ -181,14 +158,9 @@ def _bind_input(project: Project, product: Product, name: str) -> _Binding:
     return _Binding(relation, model_id=model_id, input=name)
 
 
-def reparse(project: Project, model: CompiledModel) -> exp.Query:
-    """The model's tree with its relations bound, parsed again from the rendered SQL.
-
-    For a model whose tree was not kept (compiled from the cache): positions in the tree are
-    those of the rendered SQL, as in a fresh compile.
-    """
-    if model.tree is not None:
-        return model.tree
+def bind_tree(project: Project, model: CompiledModel) -> exp.Query:
+    """The tree of a model whose binding came from the cache: parsed from its rendered SQL,
+    relations bound as in a fresh compile (so positions are those of the rendered SQL)."""
     product = project.by_name[model.product]
     tree = sqlmod.parse_query(model.rendered_sql)
     for ref in sqlmod.table_refs(tree):

@@ -9,15 +9,14 @@ once, in dependency order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from sqlglot import exp
 
 from dpsql.compile import sql as sqlmod
-from dpsql.compile.bind import reparse
-from dpsql.core.errors import Diagnostic, Location, error, warning
-from dpsql.core.project import CompiledModel, CompiledProject, Project
+from dpsql.core.errors import Diagnostic, error, warning
+from dpsql.core.project import CompiledModel, CompiledProject, Materialization
 from dpsql.core.relations import Relation
 
 EPHEMERAL_PREFIX = "__dpsql_ephemeral_"
@@ -28,15 +27,15 @@ def check_config(models: Mapping[str, CompiledModel]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for model in models.values():
         config = model.config
-        if config.materialized == "ephemeral" and model.port:
+        if config.materialized == Materialization.EPHEMERAL and model.port:
             out.append(error(
                 "DP404", f"model `{model.id}` feeds output port `{model.port}` but is ephemeral",
-                _where(model, "materialized"),
+                model.template_map.config("materialized"),
                 "a port is a relation in the warehouse: use 'table', 'view' or 'incremental'"))
-        if config.unique_key and config.materialized != "incremental":
+        if config.unique_key and config.materialized != Materialization.INCREMENTAL:
             out.append(warning(
                 "DP405", f"model `{model.id}` sets unique_key but is materialized as "
-                f"'{config.materialized}'; the key is ignored", _where(model, "unique_key"),
+                f"'{config.materialized}'; the key is ignored", model.template_map.config("unique_key"),
                 "add materialized='incremental', or remove unique_key"))
         if config.unique_key and model.columns is not None:
             names = {c.name for c in model.columns}
@@ -45,32 +44,24 @@ def check_config(models: Mapping[str, CompiledModel]) -> list[Diagnostic]:
                 out.append(error(
                     "DP406", f"unique_key of `{model.id}` names "
                     + ", ".join(f"`{k}`" for k in missing) + ", which the model does not produce",
-                    _where(model, "unique_key"),
+                    model.template_map.config("unique_key"),
                     "produced columns: " + ", ".join(c.name for c in model.columns)))
     return out
-
-
-def _where(model: CompiledModel, word: str) -> Location:
-    for number, line in enumerate(model.source.text.splitlines(), 1):
-        col = line.find(word)
-        if col >= 0:
-            return Location(model.source.path, number, col + 1)
-    return Location(model.source.path, 1)
 
 
 class Inliner:
     """Rewrites trees that read ephemeral models so that they carry them as CTEs."""
 
-    def __init__(self, project: Project, models: Mapping[str, CompiledModel],
-                 order: Iterable[str]):
+    def __init__(self, models: Mapping[str, CompiledModel], order: Iterable[str],
+                 tree_of: Callable[[CompiledModel], exp.Query]):
         self._relations: dict[Relation, str] = {}  # ephemeral relation -> model id
         self._trees: dict[str, exp.Query] = {}  # ephemeral id -> its tree, itself inlined
         self._models = models
         for mid in order:
             model = models.get(mid)
-            if model is None or model.config.materialized != "ephemeral":
+            if model is None or model.config.materialized != Materialization.EPHEMERAL:
                 continue
-            self._trees[mid] = self.apply(reparse(project, model))
+            self._trees[mid] = self.apply(tree_of(model))
             self._relations[model.relation] = mid
 
     @property
@@ -147,7 +138,7 @@ def reads_through(compiled: CompiledProject, deps: Sequence[str], product: str,
         if mid in seen or model is None:
             continue
         seen.add(mid)
-        if model.config.materialized == "ephemeral":
+        if model.config.materialized == Materialization.EPHEMERAL:
             stack.extend(model.depends_on)
             ports.update((model.product, i) for i in model.inputs)
         else:
@@ -155,22 +146,23 @@ def reads_through(compiled: CompiledProject, deps: Sequence[str], product: str,
     return models, ports
 
 
-def inline_ephemerals(project: Project, models: Mapping[str, CompiledModel], order: Iterable[str]
+def inline_ephemerals(models: Mapping[str, CompiledModel], order: Iterable[str],
+                      tree_of: Callable[[CompiledModel], exp.Query]
                       ) -> tuple[dict[str, CompiledModel], Inliner]:
     """Every model that reads an ephemeral model gets SQL that carries it as a CTE.
 
-    The model's `tree` stays as written (relations qualified) for checks and lineage; its `sql`
+    The model's tree stays as written (relations qualified) for checks and lineage; its `sql`
     and `incremental_sql`, which are what runs, change.
     """
-    inliner = Inliner(project, models, order)
+    inliner = Inliner(models, order, tree_of)
     out = dict(models)
     if not inliner.active:
         return out, inliner
     for mid, model in models.items():
-        if not any(models[d].config.materialized == "ephemeral" for d in model.depends_on
-                   if d in models):
+        if not any(models[d].config.materialized == Materialization.EPHEMERAL
+                   for d in model.depends_on if d in models):
             continue
-        sql = sqlmod.generate(inliner.apply(reparse(project, model)))
+        sql = sqlmod.generate(inliner.apply(tree_of(model)))
         incremental_sql = model.incremental_sql
         if incremental_sql is not None:
             incremental_sql = sqlmod.generate(inliner.apply(sqlmod.parse_query(incremental_sql)))

@@ -10,7 +10,7 @@ import contextvars
 import difflib
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ class _RenderState:
     project: Project
     incremental: bool
     config: dict[str, Any] = field(default_factory=dict)
+    config_lines: dict[str, int] = field(default_factory=dict)  # key -> line of its config() call
     diagnostics: list[Diagnostic] = field(default_factory=list)
     env_read: dict[str, str | None] = field(default_factory=dict)  # for the compile cache
 
@@ -74,6 +75,7 @@ class Rendered:
     config: dict[str, Any]
     line_map: tuple[int, ...]
     diagnostics: tuple[Diagnostic, ...]
+    config_lines: Mapping[str, int] = field(default_factory=dict)  # for the source map
 
 
 def _ref(*args: str) -> Any:
@@ -135,6 +137,9 @@ def _config(**kwargs: Any) -> str:
                        f"use one of: {', '.join(MATERIALIZATIONS)}")
             continue
         state.config[key] = value
+        where = state.here()
+        if where.path == state.model.path:
+            state.config_lines[key] = where.line
     return ""
 
 
@@ -236,7 +241,8 @@ class Renderer:
             if state.env_read:
                 self.env_read.setdefault(model.path, {}).update(state.env_read)
         diagnostics = (*macro_errors, *state.diagnostics)
-        return Rendered(sql, state.config, line_map(model.text, sql), diagnostics)
+        return Rendered(sql, state.config, line_map(model.text, sql), diagnostics,
+                        state.config_lines)
 
 
 def _load_file(name: str) -> tuple[str, str, Callable[[], bool]]:

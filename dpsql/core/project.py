@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, NewType
 
 from dpsql.core.errors import Diagnostic, Location
 from dpsql.core.relations import Relation, internal_schema, table_relation
+from dpsql.core.sourcemap import TemplateMap
 from dpsql.core.specs import InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 
 if TYPE_CHECKING:
-    from sqlglot import exp
-
     from dpsql.core.lineage import ModelLineage
 
 ModelId = NewType("ModelId", str)  # `<product>.<model>`, unique in a workspace
@@ -144,19 +143,23 @@ class CompiledModel:
     line_map: tuple[int, ...] = ()  # rendered line index -> template line
     columns: tuple[Column, ...] | None = None
     port: str | None = None  # the output port this model feeds
-    # the parsed query with its relations bound, from the rendered SQL (positions map to the
-    # template); kept until schema inference, which qualifies it in place for lineage and
-    # drops it. Later readers call bind.reparse(), which gives it back.
-    tree: exp.Query | None = field(default=None, compare=False, repr=False)
     lineage: ModelLineage | None = field(default=None, compare=False, repr=False)
     typed_by: str = ""  # how the columns were inferred and from what (typing_pass.note)
     # incremental models: the SQL rendered with is_incremental() true (ephemerals inlined),
     # used at build time when the relation exists and the build is not a full refresh
     incremental_sql: str | None = None
+    # config() key -> template line of the call that set it (for the source map)
+    config_lines: tuple[tuple[str, int], ...] = ()
 
     @property
-    def id(self) -> str:
+    def id(self) -> ModelId:
         return self.source.id
+
+    @cached_property
+    def template_map(self) -> TemplateMap:
+        """Positions in the rendered SQL (and parsed tree) mapped back to the template."""
+        return TemplateMap(self.source.path, self.source.text, self.rendered_sql, self.line_map,
+                           MappingProxyType(dict(self.config_lines)))
 
     @property
     def product(self) -> str:
@@ -167,8 +170,8 @@ class CompiledModel:
         return self.source.name
 
     def location(self, rendered_line: int = 1, col: int = 0) -> Location:
-        line = self.line_map[rendered_line - 1] if 0 < rendered_line <= len(self.line_map) else 1
-        return Location(self.source.path, line, col)
+        """The template line a line of the rendered SQL came from."""
+        return Location(self.source.path, self.template_map.template_line(rendered_line), col)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dpsql.core.errors import Location
+from dpsql.core.sourcemap import KeyMap
 from dpsql.core.versions import Version, VersionRange
 
 
@@ -36,6 +37,11 @@ class InputSpec:
     version: VersionRange | None = None
     columns: tuple[ColumnSpec, ...] = ()
     description: str = ""
+    keys: KeyMap | None = field(default=None, compare=False, repr=False)  # where each key is
+
+    def key_location(self, key: str) -> Location:
+        """Where `key:` of this input is written in product.yml (else the input itself)."""
+        return self.keys.key(key) if self.keys is not None else self.location
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,7 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
         except ValueError as exc:
             check.fail(str(exc), (*keys, "version"), "write a range such as ^1, ~1.2 or >=1.0.0,<2")
     return InputSpec(name, kind, location, product=product, port=port, version=version,
-                     columns=columns, description=description)
+                     columns=columns, description=description, keys=check.doc.key_map(*keys))
 
 
 def _output(check: _Checker, raw: Any, keys: KeyPath) -> OutputSpec | None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 
 from dpsql.core.errors import DpsqlError, Location, error
+from dpsql.core.sourcemap import KeyMap
 
 try:  # the C loader is several times faster; fall back when libyaml is missing
     _Loader: Any = yaml.CSafeLoader
@@ -26,6 +28,7 @@ class YamlDoc:
     data: Any
     lines: dict[KeyPath, int] = field(default_factory=dict)
     key_lines: dict[KeyPath, int] = field(default_factory=dict)
+    key_cols: dict[KeyPath, int] = field(default_factory=dict)
 
     def loc(self, *keys: str | int, key: bool = False) -> Location:
         """The location of a value (or of its key), falling back to the nearest parent."""
@@ -38,6 +41,13 @@ class YamlDoc:
                 return Location(self.path, self.lines[path])
             path = path[:-1]
         return Location(self.path, self.lines.get((), 1))
+
+    def key_map(self, *keys: str | int) -> KeyMap:
+        """Where the mapping at `keys` is, and where each of its own keys is (line and column)."""
+        path: KeyPath = tuple(keys)
+        found = {k[-1]: Location(self.path, line, self.key_cols.get(k, 0))
+                 for k, line in self.key_lines.items() if len(k) == len(path) + 1 and k[:-1] == path}
+        return KeyMap(self.loc(*keys), MappingProxyType({str(k): v for k, v in found.items()}))
 
 
 def load_yaml(path: Path) -> YamlDoc:
@@ -65,7 +75,7 @@ def load_yaml(path: Path) -> YamlDoc:
     if node is None:
         return YamlDoc(path, {}, {(): 1})
     data = _convert(node, (), doc)
-    return YamlDoc(path, data, doc.lines, doc.key_lines)
+    return YamlDoc(path, data, doc.lines, doc.key_lines, doc.key_cols)
 
 
 def _convert(node: yaml.Node, path: KeyPath, doc: YamlDoc) -> Any:
@@ -76,6 +86,7 @@ def _convert(node: yaml.Node, path: KeyPath, doc: YamlDoc) -> Any:
             key = _scalar(key_node)
             key_str = str(key)
             doc.key_lines[(*path, key_str)] = key_node.start_mark.line + 1
+            doc.key_cols[(*path, key_str)] = key_node.start_mark.column + 1
             out[key_str] = _convert(value_node, (*path, key_str), doc)
         return out
     if isinstance(node, yaml.SequenceNode):

@@ -14,38 +14,39 @@ engine's audit before a port is published.
 from __future__ import annotations
 
 import difflib
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlglot import exp
 
 from dpsql.compile import sql as sqlmod
-from dpsql.compile.bind import reparse
 from dpsql.compile.checks import reads as readmod
+from dpsql.compile.state import CompileState
 from dpsql.compile.typing.standins import interfaces
 from dpsql.core.dtypes import canonical, widens
 from dpsql.core.errors import Diagnostic, Location, error, warning
-from dpsql.core.project import Column, CompiledModel, CompiledProject, Product, Project
+from dpsql.core.project import Column, CompiledModel, CompiledProject, Product
 from dpsql.core.relations import Relation
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec
 
+TreeOf = Callable[[CompiledModel], exp.Query]  # a model's parsed tree, from the compile state
 
-def check_interfaces(compiled: CompiledProject) -> CompiledProject:
-    """The compiled project with every interface diagnostic added.
+
+def check_interfaces(state: CompileState) -> None:
+    """Pass: add every interface diagnostic.
 
     A consumer that reads a column missing from a port's contract also fails to bind in DuckDB
-    (DP208); the precise DP307 replaces that diagnostic for the model.
+    (DP208); the precise DP307 supersedes that diagnostic for the model.
     """
-    found = list(interface_diagnostics(compiled))
+    compiled = state.result()
+    found = list(interface_diagnostics(compiled, state.trees.of))
     precise = {d.location.path for d in found if d.code == "DP307" and d.location}
-    kept = [d for d in compiled.diagnostics
-            if not (d.code == "DP208" and d.location and d.location.path in precise)]
-    return replace(compiled, diagnostics=tuple(kept + found))
+    state.diagnostics[:] = [d for d in compiled.diagnostics
+                            if not (d.code == "DP208" and d.location
+                                    and d.location.path in precise)] + found
 
 
-def interface_diagnostics(compiled: CompiledProject) -> Iterable[Diagnostic]:
+def interface_diagnostics(compiled: CompiledProject, tree_of: TreeOf) -> Iterable[Diagnostic]:
     project = compiled.project
     by_path = {m.source.path: m for m in compiled.models.values()}
     for product in project.products:
@@ -54,15 +55,15 @@ def interface_diagnostics(compiled: CompiledProject) -> Iterable[Diagnostic]:
             if not port.columns:
                 yield _no_contract(product, port, model)
             elif model is not None and model.columns is not None:
-                yield from check_port(product, port, model, project)
+                yield from check_port(product, port, model, tree_of)
         for spec in product.spec.inputs:
             yield from check_version(compiled, product, spec)
             yield from check_expectations(compiled, product, spec)
         yield from unread_inputs(compiled, product)
-    unbound = [_with_tree(project, by_path[d.location.path]) for d in compiled.diagnostics
+    unbound = [by_path[d.location.path] for d in compiled.diagnostics
                if d.code == "DP208" and d.location and d.location.path in by_path]
     if unbound:
-        yield from missing_columns(compiled, unbound)
+        yield from missing_columns(compiled, [(m, tree_of(m)) for m in unbound])
 
 
 # --- a port's model against its contract -----------------------------------------------------
@@ -122,28 +123,24 @@ def canonical_or_self(type_text: str) -> str:
         return type_text
 
 
-def _with_tree(project: Project, model: CompiledModel) -> CompiledModel:
-    """The model with its parsed tree, for locating columns (a cached model has none kept)."""
-    return model if model.tree is not None else replace(model, tree=reparse(project, model))
-
-
-def check_port(product: Product, port: OutputSpec, model: CompiledModel,
-               project: Project | None = None) -> list[Diagnostic]:
+def check_port(product: Product, port: OutputSpec, model: CompiledModel, tree_of: TreeOf
+               ) -> list[Diagnostic]:
     assert port.columns is not None and model.columns is not None
     name = f"{product.name}.{port.name}"
     out = []
     found = differences(port.columns, model.columns)
-    if found and project is not None:
-        model = _with_tree(project, model)
+    sql = _Sql(model, tree_of(model)) if found else None
     for diff in found:
+        assert sql is not None
         where = (diff.expected.location if diff.kind == "missing" and diff.expected else
-                 sql_location(model, _projection(model, diff.actual.name if diff.actual else "")))
-        out.append(_port_diagnostic(name, port, model, diff, where, [c.name for c in port.columns]))
+                 model.template_map.node(sql.projection(diff.actual.name if diff.actual else "")))
+        out.append(_port_diagnostic(name, port, sql, diff, where, [c.name for c in port.columns]))
     return out
 
 
-def _port_diagnostic(name: str, port: OutputSpec, model: CompiledModel, diff: Difference,
+def _port_diagnostic(name: str, port: OutputSpec, sql: _Sql, diff: Difference,
                      where: Location | None, order: list[str]) -> Diagnostic:
+    model = sql.model
     file = f"models/{model.source.path.name}"
     spec, column = diff.expected, diff.actual
     yml = _yml_line(spec.location if spec else port.location)
@@ -164,9 +161,9 @@ def _port_diagnostic(name: str, port: OutputSpec, model: CompiledModel, diff: Di
             f"{column.type.lower()}}}`, or drop it from the select list of {file}")
     if diff.kind == "renamed":
         assert spec is not None
-        cast = (_cast(model, column.name, diff.expected_type, spec.name)
+        cast = (sql.cast(column.name, diff.expected_type, spec.name)
                 if diff.expected_type and canonical_or_self(column.type) != diff.expected_type
-                else f"{_expression(model, column.name, strip_cast=False)} AS {spec.name}")
+                else f"{sql.expression(column.name, strip_cast=False)} AS {spec.name}")
         return error(
             "DP303", f"column {diff.position} of port `{name}` is `{column.name}` in model "
             f"`{model.name}` but `{spec.name}` in the contract", where,
@@ -181,25 +178,46 @@ def _port_diagnostic(name: str, port: OutputSpec, model: CompiledModel, diff: Di
     return error(
         "DP305", f"column `{column.name}` of port `{name}` is {column.type} in model "
         f"`{model.name}`, but the contract says {diff.expected_type}", where,
-        f"write `{_cast(model, column.name, diff.expected_type, column.name)}` in {file}, or "
+        f"write `{sql.cast(column.name, diff.expected_type, column.name)}` in {file}, or "
         f"change the contract ({yml}) to `type: {column.type.lower()}`")
 
 
-def _cast(model: CompiledModel, column: str, type_text: str, alias: str) -> str:
-    return f"CAST({_expression(model, column)} AS {type_text}) AS {alias}"
+@dataclass(frozen=True)
+class _Sql:
+    """A port's model and its parsed tree: what a hint quotes from the model's SQL."""
 
+    model: CompiledModel
+    tree: exp.Query
 
-def _expression(model: CompiledModel, column: str, strip_cast: bool = True) -> str:
-    node = _projection(model, column)
-    if isinstance(node, exp.Alias):
-        node = node.this
-    while strip_cast and isinstance(node, exp.Cast):  # the cast to write replaces this one
-        node = node.this
-    if node is None or isinstance(node, exp.Star) or (
-            isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
-        return column
-    text = _source_text(model.rendered_sql, node) or node.sql(dialect=sqlmod.DIALECT)
-    return text if len(text) <= 60 else "<expression>"
+    def cast(self, column: str, type_text: str, alias: str) -> str:
+        return f"CAST({self.expression(column)} AS {type_text}) AS {alias}"
+
+    def expression(self, column: str, strip_cast: bool = True) -> str:
+        node = self.projection(column)
+        if isinstance(node, exp.Alias):
+            node = node.this
+        while strip_cast and isinstance(node, exp.Cast):  # the cast to write replaces this one
+            node = node.this
+        if node is None or isinstance(node, exp.Star) or (
+                isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
+            return column
+        text = _source_text(self.model.rendered_sql, node) or node.sql(dialect=sqlmod.DIALECT)
+        return text if len(text) <= 60 else "<expression>"
+
+    def projection(self, column: str) -> exp.Expr | None:
+        """The select-list item of the outer query that makes `column` (or its `*`)."""
+        tree: exp.Expr | None = self.tree
+        while isinstance(tree, exp.SetOperation):
+            tree = tree.left
+        if not isinstance(tree, exp.Select):
+            return None
+        star = None
+        for item in tree.selects:
+            if item.alias_or_name.lower() == column.lower() and not isinstance(item, exp.Star):
+                return item
+            if star is None and (isinstance(item, exp.Star) or isinstance(item.this, exp.Star)):
+                star = item
+        return star
 
 
 def _source_text(sql: str, node: exp.Expr) -> str | None:
@@ -222,22 +240,6 @@ def _source_text(sql: str, node: exp.Expr) -> str | None:
     return " ".join(text.split()) if depth == 0 and not quoted else None
 
 
-def _projection(model: CompiledModel, column: str) -> exp.Expr | None:
-    """The select-list item of the model's outer query that makes `column` (or its `*`)."""
-    tree: exp.Expr | None = model.tree
-    while isinstance(tree, exp.SetOperation):
-        tree = tree.left
-    if not isinstance(tree, exp.Select):
-        return None
-    star = None
-    for item in tree.selects:
-        if item.alias_or_name.lower() == column.lower() and not isinstance(item, exp.Star):
-            return item
-        if star is None and (isinstance(item, exp.Star) or isinstance(item.this, exp.Star)):
-            star = item
-    return star
-
-
 def _no_contract(product: Product, port: OutputSpec, model: CompiledModel | None) -> Diagnostic:
     columns = model.columns if model is not None and model.columns else ()
     shown = ", ".join(f"{{name: {c.name}, type: {c.type.lower()}}}" for c in columns[:4])
@@ -252,8 +254,8 @@ def _no_contract(product: Product, port: OutputSpec, model: CompiledModel | None
 # --- what consumers read and expect --------------------------------------------------------
 
 
-def missing_columns(compiled: CompiledProject, models: Iterable[CompiledModel]
-                    ) -> list[Diagnostic]:
+def missing_columns(compiled: CompiledProject,
+                    models: Iterable[tuple[CompiledModel, exp.Query]]) -> list[Diagnostic]:
     """DP307: columns a model's SQL reads from a port whose contract does not have them."""
     contracts = interfaces(compiled.project)
     known: dict[Relation, Sequence[Column]] = dict(contracts)
@@ -267,10 +269,8 @@ def missing_columns(compiled: CompiledProject, models: Iterable[CompiledModel]
             known[product.relation_of_input(spec)] = columns
     schemas = readmod.schemas_of(known)
     out = []
-    for model in models:
-        if model.tree is None:
-            continue
-        for read in readmod.column_reads(model.tree, schemas):
+    for model, tree in models:
+        for read in readmod.column_reads(tree, schemas):
             ports = [r for r in read.relations if r in contracts]
             if read.found or not ports:
                 continue
@@ -283,7 +283,7 @@ def missing_columns(compiled: CompiledProject, models: Iterable[CompiledModel]
             out.append(error(
                 "DP307", f"model `{model.id}` reads column `{read.column.name}` of port "
                 f"`{port}`, which its contract does not have{others}",
-                sql_location(model, read.column),
+                model.template_map.node(read.column),
                 f"{guess}the contract of `{port}` has: {', '.join(names)}; if `{model.product}` "
                 f"needs `{read.column.name}`, ask the owner of `{port.schema}` to add it to the port"))
     return out
@@ -358,7 +358,7 @@ def check_version(compiled: CompiledProject, product: Product, spec: InputSpec
             f"accept it: `version: {accept}`")
     return [error(
         "DP310", f"input `{spec.name}` of `{product.name}` accepts versions `{spec.version}` of "
-        f"`{producer.name}`, which is at {version}", _key_location(spec.location, "version"),
+        f"`{producer.name}`, which is at {version}", spec.key_location("version"),
         hint)]
 
 
@@ -405,59 +405,7 @@ def _say(diff: Difference) -> str:
 # --- locations ---------------------------------------------------------------------------------
 
 
-def sql_location(model: CompiledModel, node: exp.Expr | None) -> Location:
-    """Where a node of the model's parsed tree is, in the model's template file."""
-    start = _start(node) if node is not None else None
-    if start is None:
-        return Location(model.source.path, 1)
-    line, col = sqlmod.position(model.rendered_sql, start)
-    where = model.location(line, col)
-    template = model.source.text.splitlines()
-    rendered = model.rendered_sql.splitlines()
-    if 0 < where.line <= len(template) and line <= len(rendered):
-        text = template[where.line - 1]
-        if text != rendered[line - 1]:
-            word = _word(node)
-            match = re.search(r"\b" + re.escape(word) + r"\b", text) if word else None
-            return Location(where.path, where.line, match.start() + 1 if match else 0)
-    return where
-
-
-def _start(node: exp.Expr) -> int | None:
-    if isinstance(node, exp.Alias) and isinstance(node.args.get("alias"), exp.Identifier):
-        node = node.args["alias"]
-    elif isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
-        node = node.this
-    starts = [int(n.meta["start"]) for n in node.walk() if "start" in n.meta]
-    return min(starts) if starts else None
-
-
-def _word(node: exp.Expr | None) -> str:
-    if isinstance(node, exp.Alias):
-        return node.alias
-    if isinstance(node, exp.Column):
-        return node.name
-    return ""
-
-
 def _yml_line(location: Location | None) -> str:
     if location is None:
         return "product.yml"
     return f"{location.path.parent.name}/{location.path.name}:{location.line}"
-
-
-def _key_location(item: Location, key: str) -> Location:
-    """The line of `key:` inside the YAML list item starting at `item` (else the item)."""
-    try:
-        lines = Path(item.path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return item
-    pattern = re.compile(r"(?:^|[\s{,])" + re.escape(key) + r"\s*:")
-    for number in range(item.line, min(len(lines), item.line + 40) + 1):
-        text = lines[number - 1]
-        if number > item.line and text.lstrip().startswith("- "):
-            break
-        match = pattern.search(text)
-        if match:
-            return Location(item.path, number, match.start() + (match.group(0)[0] != key[0]) + 1)
-    return item

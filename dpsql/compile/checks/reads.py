@@ -1,6 +1,6 @@
 """Which columns of which relations a query reads, found through sqlglot's scopes.
 
-Works on the parsed tree with its relations qualified (`CompiledModel.tree`), not on the
+Works on the parsed tree with its relations bound (the compile state's tree), not on the
 column-qualified copy: sqlglot's `qualify` stops with "Unknown column" on the very queries this
 module exists for, those that read a column their upstream does not have. Columns are followed
 through CTEs, subqueries, table aliases and `*` (with DuckDB's `EXCLUDE`), so that a column read

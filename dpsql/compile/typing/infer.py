@@ -1,7 +1,7 @@
-"""Schema inference: every model's output columns and DuckDB types, in DAG order.
+"""The typing pass: every model's output columns and DuckDB types, in DAG order.
 
-How models are typed, and why DuckDB rather than sqlglot: dpsql/typing_pass.py and
-docs/decisions.md.
+How models are typed, and why DuckDB rather than sqlglot: dpsql/compile/typing/standins.py
+and docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -10,77 +10,67 @@ import logging
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dpsql.compile import sql as sqlmod
-from dpsql.compile.bind import reparse
+from sqlglot import exp
+
 from dpsql.compile.cache import CompileCache, digest
-from dpsql.compile.parallel import fork_map
+from dpsql.compile.state import CompileState
 from dpsql.compile.typing import standins as typing_pass
 from dpsql.compile.typing.schema import BindError, SchemaCatalog, warehouse_columns
 from dpsql.core.errors import Diagnostic, Location, error
 from dpsql.core.project import Column, CompiledModel, Project
 from dpsql.core.relations import Relation, table_relation
-from dpsql.lineage.trace import lineage_from_data, lineage_to_data, model_lineage
-
-if TYPE_CHECKING:
-    from sqlglot.schema import MappingSchema
 
 log = logging.getLogger("dpsql")
 
 
-def infer(project: Project, models: dict[str, CompiledModel], order: list[str],
-          diagnostics: list[Diagnostic], cache: CompileCache | None = None
-          ) -> tuple[dict[str, CompiledModel], dict[tuple[str, str], tuple[Column, ...] | None]]:
-    """Type every model in DAG order and trace its column lineage; unchanged ones come from
-    the cache (a model's result depends only on its SQL and the columns of what it reads)."""
-    cache = cache or CompileCache(project.root)
+def type_models(state: CompileState) -> None:
+    """Pass: type every model in DAG order; unchanged ones come from the cache (a model's
+    columns depend only on its SQL and the columns of what it reads). Models whose upstream
+    could not be typed are skipped: that upstream's own diagnostic says why."""
+    project = state.project
     catalog = _LazyCatalog()
     try:
-        sources = _infer_sources(project, catalog, diagnostics, cache)
-        interfaces = typing_pass.interfaces(project)  # consumers see a port's contract
-        catalog.known.update(interfaces)
-        entries: dict[str, dict[str, Any]] = {}
-        traced: list[tuple[str, str]] = []  # (model id, cache key) typed now, to trace
-        for mid in order:  # types, in DAG order (each model needs its upstream's)
-            model = models[mid]
-            product = project.by_name[model.product]
-            needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
-                      for i in model.inputs]
-            needed += [typing_pass.relation_of_model(project, d) for d in model.depends_on]
-            if any(rel not in catalog.known for rel in needed):
-                continue  # an upstream could not be typed; its own diagnostic says why
-            key = digest(model.sql, *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
-            entry = cache.get("type", key)
-            if entry is None:
-                entry = _describe(model, needed, catalog)
-                if "error" not in entry:
-                    traced.append((mid, key))
-            if "error" in entry:
-                diagnostics.append(error(
-                    "DP208", f"model `{mid}` does not bind: {entry['error']}",
-                    _bind_location(model, entry["error"]),
-                    "fix the column or function named here; upstream columns are listed by "
-                    "`dpsql ls --columns`"))
-                continue
-            entries[mid] = entry
-            if model.relation not in interfaces:
-                catalog.known[model.relation] = _columns(entry)
-        catalog.close()  # no DuckDB work below, and worker processes must not inherit it
-        to_trace = {mid: replace(models[mid], columns=_columns(entries[mid])) for mid, _ in traced}
-        lineages = fork_map(_trace, (project, catalog.mapping, to_trace), list(to_trace))
-        for (mid, key), lineage in zip(traced, lineages, strict=True):
-            entries[mid]["lineage"] = lineage
-            cache.put("type", key, entries[mid])
-        out = dict(models)
-        for mid, entry in entries.items():
-            typed = replace(models[mid], columns=_columns(entry), tree=None)
-            out[mid] = replace(typed, lineage=lineage_from_data(typed, entry["lineage"]),
-                               typed_by=typing_pass.note(project, typed, models, interfaces))
-            typing_pass.log_typed(out[mid])
-        return out, sources
+        state.sources.update(_infer_sources(project, catalog, state.diagnostics, state.cache))
+        state.interfaces = typing_pass.interfaces(project)  # consumers see a port's contract
+        catalog.known.update(state.interfaces)
+        for mid in state.order:
+            _type_model(state, state.models[mid], catalog)
     finally:
-        catalog.close()
+        catalog.close()  # no DuckDB work after this, and worker processes must not inherit it
+    state.mapping = catalog.mapping
+    models = dict(state.models)
+    for mid, entry in state.typed.items():
+        typed = replace(models[mid], columns=_columns(entry))
+        state.models[mid] = replace(typed, typed_by=typing_pass.note(project, typed, models,
+                                                                     state.interfaces))
+        typing_pass.log_typed(state.models[mid])
+
+
+def _type_model(state: CompileState, model: CompiledModel, catalog: _LazyCatalog) -> None:
+    product = state.project.by_name[model.product]
+    needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
+              for i in model.inputs]
+    needed += [typing_pass.relation_of_model(state.project, d) for d in model.depends_on]
+    if any(rel not in catalog.known for rel in needed):
+        return
+    key = digest(model.sql, *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
+    entry = state.cache.get("type", key)
+    if entry is None:
+        entry = _describe(model, needed, catalog)
+        if "error" not in entry:
+            state.fresh[model.id] = key
+    if "error" in entry:
+        state.diagnostics.append(error(
+            "DP208", f"model `{model.id}` does not bind: {entry['error']}",
+            _bind_location(model, state.trees.of(model), entry["error"]),
+            "fix the column or function named here; upstream columns are listed by "
+            "`dpsql ls --columns`"))
+        return
+    state.typed[model.id] = entry
+    if model.relation not in state.interfaces:
+        catalog.known[model.relation] = _columns(entry)
 
 
 class _LazyCatalog(SchemaCatalog):
@@ -115,16 +105,6 @@ def _describe(model: CompiledModel, needed: list[Relation], catalog: _LazyCatalo
     except BindError as exc:
         return {"error": str(exc)}
     return {"columns": [[c.name, c.type] for c in columns]}
-
-
-def _trace(shared: tuple[Project, MappingSchema, dict[str, CompiledModel]], mid: str
-           ) -> dict[str, object]:
-    """Qualify a typed model's tree (in place: it is not used again) and trace its lineage."""
-    project, mapping, models = shared
-    model = models[mid]
-    tree = model.tree if model.tree is not None else reparse(project, model)
-    qualified = sqlmod.qualify_columns(tree, mapping, copy=False)
-    return lineage_to_data(model_lineage(model, qualified))
 
 
 def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Diagnostic],
@@ -177,12 +157,12 @@ def _file_columns(path: Path, file_format: str, catalog: _LazyCatalog, cache: Co
 _QUOTED = re.compile(r'"([^"]+)"')
 
 
-def _bind_location(model: CompiledModel, message: str) -> Location:
-    """Point at the first word DuckDB names in its message, found in the template."""
-    for word in _QUOTED.findall(message):
-        leaf = word.split(".")[-1]
-        for i, line in enumerate(model.source.text.splitlines(), 1):
-            match = re.search(r"\b" + re.escape(leaf) + r"\b", line)
-            if match:
-                return Location(model.source.path, i, match.start() + 1)
-    return Location(model.source.path, 1)
+def _bind_location(model: CompiledModel, tree: exp.Query, message: str) -> Location:
+    """Where the first column DuckDB names in its message is written: the column in the
+    parsed tree, else the first template line naming it."""
+    words = [word.split(".")[-1] for word in _QUOTED.findall(message)]
+    for word in words:
+        for column in tree.find_all(exp.Column):
+            if column.name == word:
+                return model.template_map.node(column)
+    return model.template_map.word(*words)

@@ -1,0 +1,43 @@
+"""The lineage pass: every typed model's column lineage, traced on its tree.
+
+A model typed from the cache takes its lineage from the same cache entry; a model typed now is
+traced (in worker processes when there are many) and its entry, columns and lineage, stored.
+This is the last pass that reads trees: it qualifies each tree's columns in place, then the
+tree is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlglot.schema import MappingSchema
+
+from dpsql.compile import sql as sqlmod
+from dpsql.compile.parallel import fork_map
+from dpsql.compile.state import CompileState, Trees
+from dpsql.core.project import CompiledModel
+from dpsql.lineage.trace import lineage_from_data, lineage_to_data, model_lineage
+
+
+def trace_lineage(state: CompileState) -> None:
+    """Pass: set every typed model's lineage."""
+    fresh = [mid for mid in state.typed if mid in state.fresh]
+    if fresh:
+        assert state.mapping is not None
+        shared = (state.trees, state.mapping, state.models)
+        for mid, lineage in zip(fresh, fork_map(_trace, shared, fresh), strict=True):
+            state.typed[mid]["lineage"] = lineage
+            state.cache.put("type", state.fresh[mid], state.typed[mid])
+    for mid, entry in state.typed.items():
+        model = state.models[mid]
+        state.models[mid] = replace(model, lineage=lineage_from_data(model, entry["lineage"]))
+
+
+def _trace(shared: tuple[Trees, MappingSchema, dict[str, CompiledModel]], mid: str
+           ) -> dict[str, object]:
+    """Qualify a typed model's tree in place (no pass reads it after this one) and trace it."""
+    trees, mapping, models = shared
+    model = models[mid]
+    qualified = sqlmod.qualify_columns(trees.of(model), mapping, copy=False)
+    trees.drop(mid)
+    return lineage_to_data(model_lineage(model, qualified))
