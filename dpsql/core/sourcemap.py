@@ -96,12 +96,20 @@ class TemplateMap:
         return self.offset(start, _word(node))
 
     def config(self, key: str) -> Location:
-        """The line of the `config()` call that set `key` (else the top of the file)."""
+        """Where `key=` is written in the `config()` call that set it (the renderer records the
+        line the call starts on; a call may run over several lines), else the top of the file."""
         line = self.config_lines.get(key)
         if line is None:
             return Location(self.path, 1)
         lines = self.template.splitlines()
-        return Location(self.path, line, _word_at(lines[line - 1], key) if line <= len(lines) else 0)
+        pattern = re.compile(r"\b" + re.escape(key) + r"\s*=")
+        for number in range(line, len(lines) + 1):
+            match = pattern.search(lines[number - 1])
+            if match:
+                return Location(self.path, number, match.start() + 1)
+            if "}}" in lines[number - 1]:
+                break
+        return Location(self.path, line)
 
     def word(self, *words: str) -> Location:
         """The first template line naming one of `words` (for an engine's message that names a
