@@ -15,7 +15,7 @@ from sqlglot import exp
 from dpsql.compile import sql as sqlmod
 from dpsql.compile.templating import Renderer, model_config
 from dpsql.core.errors import Diagnostic, did_you_mean, error
-from dpsql.core.project import CompiledModel, ModelSource, Product, Project
+from dpsql.core.project import CompiledModel, ModelId, ModelSource, Product, Project, model_id
 from dpsql.core.relations import INTERNAL_SUFFIX, Relation, table_relation
 from dpsql.core.sourcemap import TemplateMap
 
@@ -23,7 +23,7 @@ from dpsql.core.sourcemap import TemplateMap
 @dataclass(frozen=True)
 class _Binding:
     relation: Relation
-    model_id: str | None = None  # the model read, if any
+    model_id: ModelId | None = None  # the model read, if any
     input: str | None = None  # the input port read, if any
 
 
@@ -99,11 +99,10 @@ def resolve(project: Project, product: Product, ref: sqlmod.TableRef
                 return _Binding(rel, input=inp.name), None
     if not db or db in own_schemas:
         if name in product.model_names:
-            return _Binding(product.relation_of_model(name), model_id=f"{product.name}.{name}"), None
-        port = spec.output(name)
-        if port is not None and db != product.name + INTERNAL_SUFFIX and port.model in product.model_names:
-            return _Binding(product.relation_of_model(port.model),
-                            model_id=f"{product.name}.{port.model}"), None
+            return _Binding(product.relation_of_model(name), model_id=model_id(product.name, name)), None
+        port, feeder = spec.output(name), product.port_model_id(name)
+        if port is not None and feeder is not None and db != product.name + INTERNAL_SUFFIX:
+            return _Binding(product.relation_of_model(port.model), model_id=feeder), None
         declared = spec.input(name)
         if declared is not None and db != product.name:
             return _bind_input(project, product, declared.name), None
@@ -149,13 +148,11 @@ def _bind_input(project: Project, product: Product, name: str) -> _Binding:
     spec = product.spec.input(name)
     assert spec is not None
     relation = product.relation_of_input(spec)
-    model_id = None
+    feeder = None
     if spec.kind == "product":
         producer = project.product(spec.product or "")
-        port = producer.spec.output(spec.port or "") if producer else None
-        if producer is not None and port is not None and port.model in producer.model_names:
-            model_id = f"{producer.name}.{port.model}"
-    return _Binding(relation, model_id=model_id, input=name)
+        feeder = producer.port_model_id(spec.port or "") if producer else None
+    return _Binding(relation, model_id=feeder, input=name)
 
 
 def bind_tree(project: Project, model: CompiledModel) -> exp.Query:

@@ -13,7 +13,6 @@ engine's audit before a port is published.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from dpsql.compile.checks import reads as readmod
 from dpsql.compile.state import CompileState
 from dpsql.compile.typing.standins import interfaces
 from dpsql.core.dtypes import canonical, widens
-from dpsql.core.errors import Diagnostic, Location, error, warning
+from dpsql.core.errors import Diagnostic, Location, closest, error, warning
 from dpsql.core.project import Column, CompiledModel, CompiledProject, Product
 from dpsql.core.relations import Relation
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec
@@ -51,7 +50,8 @@ def interface_diagnostics(compiled: CompiledProject, tree_of: TreeOf) -> Iterabl
     by_path = {m.source.path: m for m in compiled.models.values()}
     for product in project.products:
         for port in product.spec.outputs:
-            model = compiled.models.get(f"{product.name}.{port.model}")
+            model_id = product.port_model_id(port.name)
+            model = compiled.models.get(model_id) if model_id else None
             if not port.columns:
                 yield _no_contract(product, port, model)
             elif model is not None and model.columns is not None:
@@ -276,8 +276,8 @@ def missing_columns(compiled: CompiledProject,
                 continue
             port = ports[0]
             names = [c.name for c in contracts[port]]
-            close = difflib.get_close_matches(read.name, [n.lower() for n in names], n=1)
-            guess = f"did you mean `{close[0]}`? " if close else ""
+            close = closest(read.name, [n.lower() for n in names])
+            guess = f"did you mean `{close}`? " if close else ""
             others = ("" if len(read.relations) == 1 else
                       f" (nor does {', '.join(f'`{r}`' for r in read.relations if r != port)})")
             out.append(error(
@@ -302,11 +302,11 @@ def check_expectations(compiled: CompiledProject, product: Product, spec: InputS
     for want in spec.columns:
         have = by_name.get(want.name.lower())
         if have is None:
-            close = difflib.get_close_matches(want.name, list(by_name), n=1)
+            close = closest(want.name, list(by_name))
             out.append(error(
                 "DP308", f"input `{spec.name}` of `{product.name}` expects column `{want.name}`, "
                 f"which {what} does not have", want.location,
-                (f"did you mean `{close[0]}`? " if close else "") +
+                (f"did you mean `{close}`? " if close else "") +
                 f"{what} has: {', '.join(c.name for c in given)}"))
             continue
         if not want.type:
@@ -336,7 +336,8 @@ def _provided(compiled: CompiledProject, product: Product, spec: InputSpec
     if port.columns:
         return ([Column(c.name, c.type or "") for c in port.columns if c.type]
                 if all(c.type for c in port.columns) else None), name
-    model = compiled.models.get(f"{producer.name}.{port.model}")
+    model_id = producer.port_model_id(port.name)
+    model = compiled.models.get(model_id) if model_id else None
     return (model.columns if model else None), f"{name} (no contract; its model)"
 
 
