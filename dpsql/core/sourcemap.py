@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from dpsql.core.errors import Location
+
+if TYPE_CHECKING:  # sqlglot is imported only when a node is located (commands that skip
+    from sqlglot import exp  # compiling never load it)
 
 _EMPTY: Mapping[str, Location] = MappingProxyType({})
 _NO_LINES: Mapping[str, int] = MappingProxyType({})
@@ -123,6 +125,8 @@ class TemplateMap:
 
 
 def _start(node: exp.Expr) -> int | None:
+    from sqlglot import exp
+
     if isinstance(node, exp.Alias) and isinstance(node.args.get("alias"), exp.Identifier):
         node = node.args["alias"]
     elif isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
@@ -132,6 +136,8 @@ def _start(node: exp.Expr) -> int | None:
 
 
 def _word(node: exp.Expr | None) -> str:
+    from sqlglot import exp
+
     if isinstance(node, exp.Alias):
         return node.alias
     if isinstance(node, exp.Column):
