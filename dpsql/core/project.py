@@ -155,7 +155,7 @@ class CompiledModel:
     incremental_sql: str | None = None
 
     @property
-    def id(self) -> str:
+    def id(self) -> ModelId:
         return self.source.id
 
     @property
