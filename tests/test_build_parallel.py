@@ -84,8 +84,8 @@ def test_live_progress_draws_on_a_terminal(tmp_path: Path) -> None:
 def test_checkpoints_between_batches_keep_results_right(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from buildkit import query
 
-    import dpsql.build.engine
-    monkeypatch.setattr(dpsql.build.engine, "CHECKPOINT_EVERY", 1)  # a barrier after every model
+    import dpsql.build.checkpoint
+    monkeypatch.setattr(dpsql.build.checkpoint, "CHECKPOINT_EVERY", 1)  # a barrier after every model
     files = {"dpsql.yml": "name: ws\nthreads: 3\n", "p/product.yml": "name: p\n"}
     for i in range(8):
         upstream = f"from {{{{ ref('m{i - 1}') }}}}" if i else "from range(10) t(x)"

@@ -23,9 +23,10 @@ from typing import Protocol
 import duckdb
 
 from dpsql.build import state
-from dpsql.core.project import Column, CompiledModel, CompiledProject
-from dpsql.core.relations import Relation, quote
 from dpsql.build.results import ERROR, FAIL, SUCCESS, CheckResult, ModelResult
+from dpsql.core.errors import error_text
+from dpsql.core.project import Column, CompiledModel, CompiledProject, Materialization
+from dpsql.core.relations import Relation, quote
 
 log = logging.getLogger("dpsql")
 
@@ -67,7 +68,7 @@ class Job:
     @property
     def mode(self) -> str:
         materialized = self.model.config.materialized
-        if materialized != "incremental":
+        if materialized != Materialization.INCREMENTAL:
             return materialized
         if self.existing == "table" and not self.full_refresh and self.model.incremental_sql:
             return "incremental"
@@ -83,6 +84,7 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
     """Write, audit and publish one model; never raises for the model's own failure."""
     model = job.model
     mode = job.mode
+    incremental = model.config.materialized == Materialization.INCREMENTAL
     started = time.perf_counter()
     wall = time.time()
 
@@ -90,8 +92,7 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
                checks: tuple[CheckResult, ...] = (), code: str = "") -> ModelResult:
         return ModelResult(model.id, status, time.perf_counter() - started, rows, message,
                            str(model.relation), model.config.materialized, checks,
-                           mode if model.config.materialized == "incremental" else "", code,
-                           wall)
+                           mode if incremental else "", code, wall)
 
     try:
         cursor.execute("BEGIN TRANSACTION")
@@ -123,9 +124,7 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
     except IncrementalSchemaError as exc:
         return result(ERROR, message=str(exc), code="DP407")
     except duckdb.Error as exc:
-        text = str(exc).strip()
-        return result(ERROR, message=text.splitlines()[0] if text else type(exc).__name__,
-                      code="DP401")
+        return result(ERROR, message=error_text(exc), code="DP401")
     return result(SUCCESS, rows, checks=tuple(checks))
 
 
@@ -190,9 +189,9 @@ def _check_columns(job: Job) -> None:
         f"--select {model.id}`")
 
 
-_WRITERS = {
-    "view": _write_view,
-    "table": _write_table,
+_WRITERS = {  # by Job.mode
+    Materialization.VIEW: _write_view,
+    Materialization.TABLE: _write_table,
     "full": _write_table,
-    "incremental": _write_increment,
+    Materialization.INCREMENTAL: _write_increment,
 }

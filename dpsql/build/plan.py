@@ -14,12 +14,12 @@ A part is `[+]method:value[+]` or `[+]name[+]`:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from dpsql.core.errors import closest
 from dpsql.core.graph import ancestors, reverse
-from dpsql.core.project import CompiledProject
+from dpsql.core.project import CompiledProject, ModelId
 
 
 class SelectionError(ValueError):
@@ -30,7 +30,7 @@ class SelectionError(ValueError):
 class Plan:
     """What to build, in dependency order."""
 
-    models: tuple[str, ...]
+    models: tuple[ModelId, ...]
 
     def __len__(self) -> int:
         return len(self.models)
@@ -41,7 +41,7 @@ def select(compiled: CompiledProject, selectors: Sequence[str] = (),
     every = [m for m in compiled.order if m in compiled.models]
     chosen = set(every) if not _tokens(selectors) else _union(compiled, selectors)
     chosen -= _union(compiled, excludes)
-    return Plan(tuple(m for m in every if m in chosen))
+    return Plan(tuple(ModelId(m) for m in every if m in chosen))
 
 
 def _tokens(values: Iterable[str]) -> list[str]:
@@ -105,6 +105,6 @@ def _match(compiled: CompiledProject, core: str) -> set[str]:
 
 def _nothing(compiled: CompiledProject, core: str) -> str:
     options = list(compiled.project.by_name) + list(compiled.models)
-    close = difflib.get_close_matches(core.split(":")[-1], options, n=1, cutoff=0.6)
-    hint = f"; did you mean `{close[0]}`?" if close else ""
+    close = closest(core.split(":")[-1], options, cutoff=0.6)
+    hint = f"; did you mean `{close}`?" if close else ""
     return f"selector `{core}` matches no model{hint}"

@@ -13,15 +13,15 @@ from collections.abc import Iterable, Mapping
 
 import duckdb
 
-from dpsql.core.specs import InputSpec
-from dpsql.core.dtypes import canonical, widens
-from dpsql.compile.ephemeral import reads_through
-from dpsql.core.errors import Diagnostic, error
-from dpsql.core.project import Column, CompiledModel, CompiledProject
-from dpsql.core.relations import Relation
-from dpsql.build.state import Stored
-from dpsql.core.versions import parse_version
 from dpsql.build.engines.duckdb import Catalog, read_columns
+from dpsql.build.state import Stored
+from dpsql.compile.ephemeral import reads_through
+from dpsql.core.dtypes import canonical, widens
+from dpsql.core.errors import Diagnostic, error
+from dpsql.core.project import Column, CompiledModel, CompiledProject, Materialization
+from dpsql.core.relations import Relation
+from dpsql.core.specs import InputSpec
+from dpsql.core.versions import parse_version
 
 
 def outside_reads(compiled: CompiledProject, planned: Iterable[str]
@@ -35,7 +35,7 @@ def outside_reads(compiled: CompiledProject, planned: Iterable[str]
     found: dict[str, list[tuple[CompiledModel, InputSpec | None]]] = {}
     for mid in sorted(inside):
         consumer = compiled.models[mid]
-        if consumer.config.materialized == "ephemeral":
+        if consumer.config.materialized == Materialization.EPHEMERAL:
             continue  # its readers carry it
         deps, ports = reads_through(compiled, consumer.depends_on, consumer.product,
                                     consumer.inputs)
@@ -52,8 +52,7 @@ def _input_reading(compiled: CompiledProject, ports: Iterable[tuple[str, str]], 
         if spec is None or spec.kind != "product":
             continue
         producer = compiled.project.product(spec.product or "")
-        port = producer.spec.output(spec.port or "") if producer else None
-        if port is not None and f"{spec.product}.{port.model}" == dep:
+        if producer is not None and producer.port_model_id(spec.port or "") == dep:
             return spec
     return None
 

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from dpsql.core.project import CompiledModel, CompiledProject
-
+from dpsql.core.project import CompiledModel, CompiledProject, Materialization
 from dpsql.core.relations import Relation, quote
 
 SCHEMA = "_dpsql"
@@ -121,7 +120,7 @@ class Fingerprints:
         model = self.compiled.models.get(mid)
         if model is None:
             return ABSENT
-        if mid in self.in_build or model.config.materialized == "ephemeral":
+        if mid in self.in_build or model.config.materialized == Materialization.EPHEMERAL:
             return self.of(mid)
         stored = self.stored.get(mid)
         return stored.fingerprint if stored is not None else ABSENT

@@ -259,7 +259,7 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
     relationships); singular tests are the queries in <product>/tests/*.sql, which must
     return no rows. --select picks the tests that read the selected models.
     """
-    from dpsql.build.engine import run_tests, select_tests
+    from dpsql.build.testing import run_tests, select_tests
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_test_results
 

@@ -16,14 +16,11 @@ the count of failing rows and a sample.
 from __future__ import annotations
 
 import difflib
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
-from dpsql.build.results import CheckResult
 from dpsql.compile import sql as sqlmod
 from dpsql.core.dtypes import canonical
 from dpsql.core.errors import Diagnostic, Location, error
@@ -34,10 +31,6 @@ from dpsql.core.specs import ColumnSpec, OutputSpec
 COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships")
 SAMPLE_ROWS = 5
 _COUNT = "__dpsql_failures"
-# what one failing row of each kind of test is, for messages
-NOUNS = {"not_null": "NULL rows", "unique": "duplicated values",
-         "accepted_values": "unexpected values", "relationships": "values with no match",
-         "singular": "rows"}
 
 
 # --- definitions (compile time) -------------------------------------------------------------
@@ -219,44 +212,3 @@ def _check_sql(query: exp.Query) -> str:
                    this=exp.to_identifier("__dpsql_test"))))
                .limit(SAMPLE_ROWS))
     return wrapped.sql(dialect=sqlmod.DIALECT)
-
-
-# --- running (build and test time) ----------------------------------------------------------
-
-
-def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SAMPLE_ROWS
-             ) -> CheckResult:
-    """Run one test through `cursor` (inside its transaction, if one is open)."""
-    started = time.perf_counter()
-    try:
-        found = cursor.execute(test.check_sql)
-        columns = tuple(d[0] for d in found.description or ())[:-1]
-        rows = found.fetchmany(sample)
-    except duckdb.Error as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return CheckResult(test.name, "error", message=text,
-                           seconds=time.perf_counter() - started,
-                           diagnostic=error("DP605", f"test {test.name} could not run: {text}",
-                                            test.location, _error_hint(test)))
-    seconds = time.perf_counter() - started
-    if not rows:
-        return CheckResult(test.name, "pass", seconds=seconds)
-    count = int(rows[0][-1])
-    shown = tuple(tuple("NULL" if v is None else str(v) for v in row[:-1]) for row in rows)
-    noun = NOUNS.get(test.kind, "rows")
-    message = f"{count} {noun}"
-    return CheckResult(test.name, "fail", count, columns, shown, message, seconds,
-                       error("DP604", f"test {test.name} failed: {message}", test.location,
-                             _fail_hint(test)))
-
-
-def _fail_hint(test: DataTest) -> str:
-    if test.kind == "singular":
-        return "the test query must return no rows; the sample shows the first ones it returned"
-    return f"fix the model feeding `{test.model}`, or the rule in the contract"
-
-
-def _error_hint(test: DataTest) -> str:
-    if test.kind == "singular":
-        return "fix the test's SQL; run `dpsql build` first if a relation it reads is missing"
-    return "run `dpsql build` first if the port is not in the warehouse yet"

@@ -1,4 +1,5 @@
-"""Opening the warehouse, and what the engine reads from its catalog (in as few queries as it can).
+"""Opening the warehouse, what the engine reads from its catalog (in as few queries as it can),
+and the cursors that worker threads share a connection through.
 
 DuckDB takes a lock on the database file: a second process that opens it for writing fails at
 once, and that failure becomes a clear DP402 message rather than a DuckDB traceback.
@@ -6,15 +7,17 @@ once, and that failure becomes a clear DP402 message rather than a DuckDB traceb
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from dpsql.core.errors import DpsqlError, Location, error
+from dpsql.core.errors import DpsqlError, Location, error, error_text
 from dpsql.core.project import Column
 from dpsql.core.relations import Relation
 
@@ -52,11 +55,11 @@ def connect(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConne
                                    "permission denied", where,
                                    "check that the file and its folder are writable")) from None
         raise DpsqlError(error("DP402", f"cannot open the warehouse {warehouse.name}: "
-                               f"{_first_line(text)}", where,
+                               f"{error_text(exc)}", where,
                                "check that the file and its folder are writable")) from None
     except duckdb.Error as exc:
         raise DpsqlError(error("DP402", f"cannot open the warehouse {warehouse.name}: "
-                               f"{_first_line(str(exc))}", where,
+                               f"{error_text(exc)}", where,
                                "check that the file is a DuckDB database")) from None
 
 
@@ -66,9 +69,36 @@ def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _first_line(message: str) -> str:
-    text = message.strip()
-    return text.splitlines()[0] if text else message
+class Cursors:
+    """One DuckDB cursor per worker thread, on one connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.local = threading.local()
+        self.all: list[duckdb.DuckDBPyConnection] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self.local, "cursor", None)
+        if cursor is None:
+            with self.lock:
+                cursor = self.local.cursor = quiet(self.con.cursor())
+                self.all.append(cursor)
+        return cursor
+
+    def interrupt(self) -> None:
+        with self.lock:
+            for cursor in self.all:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.interrupt()
+
+    def close(self) -> None:
+        """Close every cursor (once the threads using them are done)."""
+        with self.lock:
+            for cursor in self.all:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.close()
+            self.all.clear()
 
 
 @dataclass(frozen=True)
@@ -127,7 +157,7 @@ def read_query(warehouse: Path, sql: str, limit: int) -> tuple[list[str], list[l
         columns = [d[0] for d in cursor.description or ()]
         rows = cursor.fetchall()
     except duckdb.Error as exc:
-        raise DpsqlError(error("DP403", f"query failed: {_first_line(str(exc))}", None,
+        raise DpsqlError(error("DP403", f"query failed: {error_text(exc)}", None,
                                "`dpsql ls --columns` lists every port and its columns")) from None
     finally:
         con.close()

@@ -6,9 +6,6 @@ Pure functions from a CompiledProject to diagnostics (codes DP301-DP399, docs/di
 - a consumer's SQL reading a column that the contract of a port it reads does not have;
 - a consumer's `columns` expectations and `version` range against the producer;
 - a declared input never read, and a port without a contract (warnings).
-
-`built_port_problem` checks the same contract against a built relation's real types, for the
-engine's audit before a port is published.
 """
 
 from __future__ import annotations
@@ -373,34 +370,6 @@ def unread_inputs(compiled: CompiledProject, product: Product) -> list[Diagnosti
         "DP311", f"input `{spec.name}` of `{product.name}` is declared but no model reads it",
         spec.location, f"remove it from `inputs:` in {product.name}/product.yml, or read it with "
         f"`{{{{ input('{spec.name}') }}}}`") for spec in product.spec.inputs if spec.name not in read]
-
-
-# --- after materialization ---------------------------------------------------------------------
-
-
-def built_port_problem(port: OutputSpec, product: str, built: Sequence[Column]) -> str | None:
-    """What a built port's real columns break of its contract, or None when they match."""
-    if not port.columns:
-        return None
-    diffs = differences(port.columns, list(built))
-    if not diffs:
-        return None
-    return (f"port {product}.{port.name} does not match its contract, so it was not "
-            "published (the previous version stays): " + "; ".join(map(_say, diffs)))
-
-
-def _say(diff: Difference) -> str:
-    spec, column = diff.expected, diff.actual
-    if diff.kind == "missing" and spec:
-        return f"column `{spec.name}` is missing"
-    if diff.kind == "extra" and column:
-        return f"column `{column.name}` ({column.type}) is not in the contract"
-    if diff.kind == "renamed" and spec and column:
-        return f"column {diff.position} is `{column.name}`, the contract says `{spec.name}`"
-    if diff.kind == "reordered" and column:
-        return f"column `{column.name}` is out of the contract's order"
-    assert column is not None
-    return f"column `{column.name}` is {column.type} in the built table, {diff.expected_type} in the contract"
 
 
 # --- locations ---------------------------------------------------------------------------------

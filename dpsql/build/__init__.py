@@ -1,0 +1,1 @@
+"""Running a compiled plan against the warehouse: scheduling, materializing, auditing, testing."""

@@ -1,0 +1,1 @@
+"""The warehouse engine: DuckDB connections, catalog reads and per-thread cursors."""

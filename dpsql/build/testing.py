@@ -1,0 +1,100 @@
+"""Running data tests against the warehouse: one test (run_test, also the build's audit) and
+`dpsql test`, which runs the selected tests on what is published, read-only.
+
+The tests themselves (their queries) are made at compile time, in dpsql.compile.datatests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import duckdb
+
+from dpsql.build.engines.duckdb import Cursors, connect
+from dpsql.build.plan import Plan
+from dpsql.build.results import CheckResult, TestRun
+from dpsql.compile.datatests import SAMPLE_ROWS
+from dpsql.core.errors import error, error_text
+from dpsql.core.project import CompiledProject, DataTest
+
+# what one failing row of each kind of test is, for messages
+NOUNS = {"not_null": "NULL rows", "unique": "duplicated values",
+         "accepted_values": "unexpected values", "relationships": "values with no match",
+         "singular": "rows"}
+
+
+def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SAMPLE_ROWS
+             ) -> CheckResult:
+    """Run one test through `cursor` (inside its transaction, if one is open)."""
+    started = time.perf_counter()
+    try:
+        found = cursor.execute(test.check_sql)
+        columns = tuple(d[0] for d in found.description or ())[:-1]
+        rows = found.fetchmany(sample)
+    except duckdb.Error as exc:
+        text = error_text(exc)
+        return CheckResult(test.name, "error", message=text,
+                           seconds=time.perf_counter() - started,
+                           diagnostic=error("DP605", f"test {test.name} could not run: {text}",
+                                            test.location, _error_hint(test)))
+    seconds = time.perf_counter() - started
+    if not rows:
+        return CheckResult(test.name, "pass", seconds=seconds)
+    count = int(rows[0][-1])
+    shown = tuple(tuple("NULL" if v is None else str(v) for v in row[:-1]) for row in rows)
+    noun = NOUNS.get(test.kind, "rows")
+    message = f"{count} {noun}"
+    return CheckResult(test.name, "fail", count, columns, shown, message, seconds,
+                       error("DP604", f"test {test.name} failed: {message}", test.location,
+                             _fail_hint(test)))
+
+
+def _fail_hint(test: DataTest) -> str:
+    if test.kind == "singular":
+        return "the test query must return no rows; the sample shows the first ones it returned"
+    return f"fix the model feeding `{test.model}`, or the rule in the contract"
+
+
+def _error_hint(test: DataTest) -> str:
+    if test.kind == "singular":
+        return "fix the test's SQL; run `dpsql build` first if a relation it reads is missing"
+    return "run `dpsql build` first if the port is not in the warehouse yet"
+
+
+# --- `dpsql test`: the data tests on what is published ----------------------------------------
+
+
+def select_tests(compiled: CompiledProject, plan: Plan) -> list[DataTest]:
+    """The tests that read a selected model (and those of a selected product that read none)."""
+    chosen = set(plan.models)
+    products = {compiled.models[m].product for m in chosen}
+    return [t for t in compiled.tests
+            if any(d in chosen for d in t.depends_on) or (not t.depends_on and t.product in products)]
+
+
+def run_tests(compiled: CompiledProject, tests: Sequence[DataTest], threads: int = 1,
+              on_result: Callable[[CheckResult], None] | None = None) -> TestRun:
+    """Run data tests on the published relations, read-only, `threads` at a time."""
+    started = time.perf_counter()
+    con = connect(compiled.project.config.warehouse, read_only=True)
+    cursors = Cursors(con)
+    results: dict[str, CheckResult] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="dpsql")
+    try:
+        futures = {pool.submit(lambda t: run_test(cursors.get(), t), test): test for test in tests}
+        for future in as_completed(futures):
+            result = future.result()
+            results[futures[future].name] = result
+            if on_result is not None:
+                on_result(result)
+    except BaseException:
+        cursors.interrupt()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        cursors.close()
+        con.close()
+    ordered = tuple(results[t.name] for t in tests if t.name in results)
+    return TestRun(ordered, time.perf_counter() - started)
