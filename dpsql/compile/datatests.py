@@ -15,7 +15,6 @@ the count of failing rows and a sample.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,8 +22,8 @@ from sqlglot import exp
 
 from dpsql.compile import sql as sqlmod
 from dpsql.core.dtypes import canonical
-from dpsql.core.errors import Diagnostic, Location, error
-from dpsql.core.project import CompiledModel, DataTest, Product, Project
+from dpsql.core.errors import Diagnostic, Location, closest, error
+from dpsql.core.project import CompiledModel, DataTest, ModelId, Product, Project
 from dpsql.core.relations import Relation
 from dpsql.core.specs import ColumnSpec, OutputSpec
 
@@ -42,8 +41,8 @@ def column_tests(project: Project, product: Product, models: Mapping[str, Compil
     tests: list[DataTest] = []
     problems: list[Diagnostic] = []
     for port in product.spec.outputs:
-        model_id = f"{product.name}.{port.model}"
-        if model_id not in models:
+        model_id = product.port_model_id(port.name)
+        if model_id is None or model_id not in models:
             continue  # the model did not compile; its own diagnostic says why
         for column in port.columns or ():
             for raw in column.tests:
@@ -61,8 +60,8 @@ def _column_test(project: Project, product: Product, port: OutputSpec, column: C
     where = column.location or port.location
     kind, args = _kind_and_args(raw)
     if kind not in COLUMN_TESTS:
-        close = difflib.get_close_matches(str(kind), COLUMN_TESTS, n=1, cutoff=0.6)
-        hint = f"did you mean `{close[0]}`?" if close else "known tests: " + ", ".join(COLUMN_TESTS)
+        close = closest(str(kind), COLUMN_TESTS)
+        hint = f"did you mean `{close}`?" if close else "known tests: " + ", ".join(COLUMN_TESTS)
         return None, error("DP601", f"unknown test `{kind}` on column `{column.name}` of port "
                            f"`{product.name}.{port.name}`", where, hint)
     relation = Relation(product.name, port.name)
@@ -128,21 +127,17 @@ def _relationship_target(project: Project, product: Product, args: Any, column: 
     owner, _, port_name = to.rpartition(".")
     spec = product.spec
     if owner in ("", product.name) and spec.output(port_name) is not None:
-        port = spec.output(port_name)
-        assert port is not None
-        model_id = f"{product.name}.{port.model}"
+        model_id = product.port_model_id(port_name)
         return (Relation(product.name, port_name), field,
                 model_id if model_id in models else None), None
     for inp in spec.inputs:
         hit = (inp.name == to) if not owner else (
             inp.kind == "product" and inp.product == owner and inp.port == port_name)
         if hit:
-            feeder: str | None = None
+            feeder: ModelId | None = None
             if inp.kind == "product":
                 producer = project.product(inp.product or "")
-                out = producer.spec.output(inp.port or "") if producer else None
-                if producer is not None and out is not None:
-                    feeder = f"{producer.name}.{out.model}"
+                feeder = producer.port_model_id(inp.port or "") if producer else None
             return (product.relation_of_input(inp), field,
                     feeder if feeder in models else None), None
     return None, error(
