@@ -6,4 +6,6 @@ across them, and builds the result into DuckDB.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from dpsql.core import __version__
+
+__all__ = ["__version__"]

@@ -31,7 +31,7 @@ def _tools(text: str) -> tuple[str, ...]:
     return tools
 
 
-def parse_args(argv: list[str]) -> BenchConfig:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dpsql.bench",
         description="Time dpsql against dbt, SQLMesh and plain DuckDB on generated meshes.",
@@ -55,6 +55,12 @@ def parse_args(argv: list[str]) -> BenchConfig:
     parser.add_argument(
         "--work", type=Path, default=None, help="where meshes are generated (default: the folder of --out)"
     )
+    _add_run_options(parser)
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Which tools run, how often and for how long."""
     parser.add_argument(
         "--peers",
         action=argparse.BooleanOptionalAction,
@@ -82,6 +88,10 @@ def parse_args(argv: list[str]) -> BenchConfig:
         action="store_true",
         help=f"a tiny mesh ({QUICK_SIZES[0]} models, {QUICK_ROWS} rows) to check that everything runs",
     )
+
+
+def parse_args(argv: list[str]) -> BenchConfig:
+    parser = build_parser()
     args = parser.parse_args(argv)
     cfg = BenchConfig(
         sizes=args.sizes,

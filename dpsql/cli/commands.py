@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from dpsql import __version__
+from dpsql.core import __version__
 
 if TYPE_CHECKING:
     from dpsql.cli.console import Console

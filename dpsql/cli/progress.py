@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dpsql.build.results import CheckResult, ModelResult
-from dpsql.core.project import CompiledModel
+from dpsql.core.project import CompiledModel, Materialization
 
 STATUS = {"success": ("OK", "green"), "error": ("ERROR", "bold red"),
           "fail": ("FAIL", "bold red"), "skipped": ("SKIP", "yellow"),
@@ -31,9 +31,10 @@ def result_line(result: ModelResult, index: int, total: int) -> str:
     label, _ = STATUS[result.status]
     width = len(str(total))
     rows = f"{result.rows:,} rows" if result.rows is not None else ""
-    if result.mode == "incremental" and result.rows is not None:
+    incremental = result.mode == Materialization.INCREMENTAL  # an incremental run, not a full one
+    if incremental and result.rows is not None:
         rows = f"+{result.rows:,} rows"
-    kind = result.materialized if result.mode != "incremental" else "incr"
+    kind = "incr" if incremental else result.materialized
     return (f"{index:>{width}}/{total} {label:<5} {result.id:<40} {kind:<6} "
             f"{result.seconds:6.2f}s {rows}").rstrip()
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dpsql import __version__
+from dpsql.core import __version__
 
 log = logging.getLogger("dpsql")
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dpsql import __version__
+from dpsql.core import __version__
 from dpsql.core.errors import Diagnostic, Location, Severity
 
 log = logging.getLogger("dpsql")

@@ -6,8 +6,12 @@ import functools
 import os
 import re
 import threading
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 _lock = threading.Lock()
 _con: duckdb.DuckDBPyConnection | None = None
@@ -34,21 +38,85 @@ def canonical(type_text: str) -> str:
 
     Raises ValueError for text that is not a DuckDB type.
     """
+    from sqlglot import exp
+
+    cast = exp.cast(exp.null(), type_expression(type_text), copy=False)
+    sql = exp.select(exp.func("typeof", cast)).sql(dialect="duckdb")
     global _con
     with _lock:
         if _con is None:
             _con = duckdb.connect(":memory:")
         try:
-            row = _con.execute(f"SELECT typeof(CAST(NULL AS {type_text}))").fetchone()
+            row = _con.execute(sql).fetchone()
         except duckdb.Error as exc:
             raise ValueError(f"`{type_text}` is not a DuckDB type") from exc
     assert row is not None
     return str(row[0])
 
 
+def type_expression(type_text: str) -> exp.DataType:
+    """A DuckDB type as a sqlglot expression (a new copy each call), to build SQL with.
+
+    Raises ValueError for text that does not parse as one type.
+    """
+    return _parsed_type(type_text).copy()
+
+
+_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*|"(?:[^"]|"")+"')
+_ARRAY_SUFFIX = re.compile(r"\[(\d*)\]")
+_ARRAY_TAIL = re.compile(r"^(.+?)((?:\[\d*\])+)$")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_type(type_text: str) -> exp.DataType:
+    from sqlglot import exp, parse_one
+    from sqlglot.errors import ParseError, TokenError
+
+    text = type_text.strip()
+    try:
+        parsed = parse_one(text, read="duckdb", into=exp.DataType)
+    except (ParseError, TokenError):
+        return _unparsed_type(text, type_text)
+    if not isinstance(parsed, exp.DataType):
+        raise ValueError(f"`{type_text}` is not a DuckDB type")
+    for node in list(parsed.find_all(exp.DataType)):
+        if node.this == exp.DataType.Type.NULL:  # DuckDB spells it "NULL": STRUCT(a "NULL")
+            null = _named_type('"NULL"')
+            if node is parsed:
+                return null
+            node.replace(null)
+    return parsed
+
+
+def _unparsed_type(text: str, type_text: str) -> exp.DataType:
+    """What sqlglot's type parser does not take: a type named by an identifier (VARINT,
+    "NULL"), and lists of such types (`"NULL"[]`); anything else is not a type."""
+    from sqlglot import exp
+
+    if _NAME.fullmatch(text):
+        return _named_type(text)
+    tail = _ARRAY_TAIL.match(text)
+    if tail is None:
+        raise ValueError(f"`{type_text}` is not a DuckDB type")
+    out = _parsed_type(tail.group(1)).copy()
+    for size in _ARRAY_SUFFIX.findall(tail.group(2)):
+        out = exp.DataType(this=exp.DataType.Type.ARRAY, expressions=[out], nested=True,
+                           values=[exp.Literal.number(size)] if size else None)
+    return out
+
+
+def _named_type(text: str) -> exp.DataType:
+    from sqlglot import exp
+
+    quoted = text.startswith('"')
+    name = text[1:-1].replace('""', '"') if quoted else text
+    return exp.DataType(this=exp.DataType.Type.USERDEFINED,
+                        kind=exp.to_identifier(name, quoted=quoted))
+
+
 def is_type(type_text: str) -> bool:
     if not re.fullmatch(r"[A-Za-z0-9_(),\[\]\s\"]+", type_text):
-        return False  # keep anything that is not type syntax out of the cast above
+        return False  # no quotes, comments or statements: type syntax only
     try:
         canonical(type_text)
     except ValueError:

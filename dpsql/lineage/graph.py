@@ -14,14 +14,13 @@ The warehouse spelling (`orders_internal.stg_orders.amount`) is accepted too.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from dpsql.core.errors import Diagnostic, DpsqlError, error, warning
+from dpsql.core.errors import Diagnostic, DpsqlError, closest, error, warning
 from dpsql.core.graph import breadth_first
 from dpsql.core.lineage import Col, ModelLineage
 from dpsql.core.project import Column, CompiledProject
@@ -308,10 +307,8 @@ def resolve_target(graph: LineageGraph, text: str) -> Target:
     product = parts[0]
     if product not in project.by_name:
         everything = products + list(graph.aliases)
-        close = difflib.get_close_matches(text, everything, n=1, cutoff=0.6)
-        if not close:
-            close = difflib.get_close_matches(product, products, n=1, cutoff=0.7)
-        hint = (f"did you mean `{close[0]}`?" if close
+        close = closest(text, everything) or closest(product, products, cutoff=0.7)
+        hint = (f"did you mean `{close}`?" if close
                 else f"products: {', '.join(products)}; name a model as product.model and a "
                      "column as product.relation.column")
         raise DpsqlError(error("DP501", f"`{text}` names no product, model, port, input or "
@@ -324,8 +321,8 @@ def resolve_target(graph: LineageGraph, text: str) -> Target:
 
 
 def _unknown(message: str, name: str, options: list[str], fallback: str) -> DpsqlError:
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    hint = f"did you mean `{close[0]}`?" if close else fallback
+    close = closest(name, options, cutoff=0.5)
+    hint = f"did you mean `{close}`?" if close else fallback
     return DpsqlError(error("DP501", message, None, hint))
 
 

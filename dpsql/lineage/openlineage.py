@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from dpsql import __version__
+from dpsql.core import __version__
 from dpsql.core.lineage import Col, kind_of
 from dpsql.lineage.graph import LineageGraph, RelKey
 from dpsql.lineage.query import Subgraph

@@ -7,7 +7,6 @@ with several mistakes hears about all of them at once.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from dpsql.core.errors import Diagnostic, DpsqlError, Location, error
+from dpsql.core.errors import Diagnostic, DpsqlError, Location, closest, error
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 from dpsql.core.versions import Version, parse_range, parse_version
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
@@ -53,8 +52,8 @@ class _Checker:
             return {}
         for key in value:
             if key not in allowed:
-                close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
-                hint = (f"did you mean `{close[0]}`?" if close
+                close = closest(str(key), allowed)
+                hint = (f"did you mean `{close}`?" if close is not None
                         else f"valid keys: {', '.join(sorted(allowed))}")
                 self.diagnostics.append(error(
                     "DP002", f"unknown key `{key}` in {what}",

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dpsql import __version__
-from dpsql.core.project import CompiledModel, CompiledProject, Product
+from dpsql.core import __version__
+from dpsql.core.project import CompiledModel, CompiledProject, Product, model_id
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec
 
 if TYPE_CHECKING:  # the engine is not imported by commands that only compile
@@ -123,7 +123,8 @@ def _input(spec: InputSpec, product: Product, root: Path) -> dict[str, Any]:
 
 
 def _output(spec: OutputSpec, product: Product) -> dict[str, Any]:
-    return {"name": spec.name, "model": f"{product.name}.{spec.model}",
+    model = product.port_model_id(spec.name) or model_id(product.name, spec.model)
+    return {"name": spec.name, "model": model,
             "relation": f"{product.name}.{spec.name}", "description": spec.description,
             "columns": _columns(spec.columns)}
 
@@ -140,7 +141,7 @@ def _product(product: Product, root: Path) -> dict[str, Any]:
         "path": _rel(spec.path, root),
         "inputs": [_input(i, product, root) for i in spec.inputs],
         "outputs": [_output(o, product) for o in spec.outputs],
-        "models": [f"{product.name}.{m.name}" for m in product.models],
+        "models": [m.id for m in product.models],
     }
 
 
