@@ -144,7 +144,7 @@ class CompiledModel:
     columns: tuple[Column, ...] | None = None
     port: str | None = None  # the output port this model feeds
     lineage: ModelLineage | None = field(default=None, compare=False, repr=False)
-    typed_by: str = ""  # how the columns were inferred and from what (typing_pass.note)
+    typed_by: str = ""  # how the columns were inferred and from what (compile.typing.standins.note)
     # incremental models: the SQL rendered with is_incremental() true (ephemerals inlined),
     # used at build time when the relation exists and the build is not a full refresh
     incremental_sql: str | None = None

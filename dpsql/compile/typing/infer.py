@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from dpsql.compile.cache import CompileCache, digest
 from dpsql.compile.state import CompileState
-from dpsql.compile.typing import standins as typing_pass
+from dpsql.compile.typing import standins
 from dpsql.compile.typing.schema import BindError, SchemaCatalog, warehouse_columns
 from dpsql.core.errors import Diagnostic, Location, error
 from dpsql.core.project import Column, CompiledModel, Project
@@ -33,7 +33,7 @@ def type_models(state: CompileState) -> None:
     catalog = _LazyCatalog()
     try:
         state.sources.update(_infer_sources(project, catalog, state.diagnostics, state.cache))
-        state.interfaces = typing_pass.interfaces(project)  # consumers see a port's contract
+        state.interfaces = standins.interfaces(project)  # consumers see a port's contract
         catalog.known.update(state.interfaces)
         for mid in state.order:
             _type_model(state, state.models[mid], catalog)
@@ -43,16 +43,16 @@ def type_models(state: CompileState) -> None:
     models = dict(state.models)
     for mid, entry in state.typed.items():
         typed = replace(models[mid], columns=_columns(entry))
-        state.models[mid] = replace(typed, typed_by=typing_pass.note(project, typed, models,
+        state.models[mid] = replace(typed, typed_by=standins.note(project, typed, models,
                                                                      state.interfaces))
-        typing_pass.log_typed(state.models[mid])
+        standins.log_typed(state.models[mid])
 
 
 def _type_model(state: CompileState, model: CompiledModel, catalog: _LazyCatalog) -> None:
     product = state.project.by_name[model.product]
     needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
               for i in model.inputs]
-    needed += [typing_pass.relation_of_model(state.project, d) for d in model.depends_on]
+    needed += [standins.relation_of_model(state.project, d) for d in model.depends_on]
     if any(rel not in catalog.known for rel in needed):
         return
     key = digest(model.sql, *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
