@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from dpsql.cli.commands import main
 
-SHOP = Path(__file__).resolve().parents[1] / "projects" / "shop"
+SHOP = Path(__file__).resolve().parents[2] / "projects" / "shop"
 DOMAIN_COLORS = {"customer": (0x8E, 0xCA, 0xE6), "finance": (0xFF, 0xB7, 0x03),
                  "marketing": (0x95, 0xD5, 0xB2), "sales": (0xF4, 0xA3, 0xA8)}
 BACKGROUND = (0xFB, 0xFC, 0xFD)  # .graph in style.css

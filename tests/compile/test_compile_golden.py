@@ -12,7 +12,7 @@ from conftest import BASE, write_files
 from dpsql.compile.pipeline import compile_project
 from dpsql.load.loader import load_project
 
-FIXTURE = Path(__file__).parent / "fixtures" / "compile_cases.sql"
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "compile_cases.sql"
 CASE = re.compile(r"^-- case: (.+?)\n(.*?)^-- expected:\n(.*?)(?=^-- case: |\Z)", re.S | re.M)
 
 

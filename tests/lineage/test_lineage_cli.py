@@ -18,8 +18,8 @@ import pytest
 from conftest import explain, write_files
 from conftest import run_cli as invoke
 
-SHOP = Path(__file__).resolve().parents[1] / "projects" / "shop"
-SCHEMA = Path(__file__).parent / "fixtures" / "openlineage" / "run-event.schema.json"
+SHOP = Path(__file__).resolve().parents[2] / "projects" / "shop"
+SCHEMA = Path(__file__).parent.parent / "fixtures" / "openlineage" / "run-event.schema.json"
 
 MINI: dict[str, str] = {
     "dpsql.yml": "name: mini\n",

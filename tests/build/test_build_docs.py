@@ -10,7 +10,7 @@ import pytest
 
 from dpsql.core.errors import CODES
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def build_codes() -> list[str]:

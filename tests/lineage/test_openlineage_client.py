@@ -55,7 +55,7 @@ from openlineage.client.serde import Serde
 
 from dpsql.cli.commands import main
 
-SHOP = Path(__file__).resolve().parents[1] / "projects" / "shop"
+SHOP = Path(__file__).resolve().parents[2] / "projects" / "shop"
 
 # The facets dpsql emits, under the key each facet's schema defines, by the kind of facet the
 # facets object holds.

@@ -15,7 +15,7 @@ from dpsql.compile.sql import parse_query, qualify_columns
 from dpsql.core.lineage import DIRECT_SUBTYPES, INDIRECT_SUBTYPES, Frozen
 from dpsql.lineage.trace import trace_query
 
-FIXTURE = Path(__file__).parent / "fixtures" / "lineage" / "cases.yml"
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "lineage" / "cases.yml"
 DOC = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
 SUBTYPES = set(DIRECT_SUBTYPES) | set(INDIRECT_SUBTYPES)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from dpsql.cli.commands import LINEAGE_FORMATS, lineage
 from dpsql.core.errors import CODES
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_lineage_codes_are_documented() -> None:

@@ -25,7 +25,7 @@ from dpsql.core.project import Column, CompiledProject
 from dpsql.core.specs import ColumnSpec
 from dpsql.load.loader import load_project
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "projects" / "shop"
 
 
