@@ -50,6 +50,8 @@ def run_passes(state: CompileState, passes: Iterable[Pass]) -> None:
         log.debug("compile pass %s done (%d trees held)", step.name, len(state.trees))
         if i == last_reader:
             state.trees.clear()
+    log.debug("compile: %d trees parsed after binding (models bound from the cache)",
+              state.trees.parsed)
 
 
 # --- the passes --------------------------------------------------------------------------------
