@@ -16,7 +16,7 @@ from dpsql.compile import sql as sqlmod
 from dpsql.compile.parallel import fork_map
 from dpsql.compile.state import CompileState, Trees
 from dpsql.core.project import CompiledModel
-from dpsql.lineage.trace import lineage_from_data, lineage_to_data, model_lineage
+from dpsql.lineage.model import lineage_from_data, lineage_to_data, model_lineage
 
 
 def trace_lineage(state: CompileState) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -36,8 +37,12 @@ def compose(outer: str, inner: str) -> str:
     return outer
 
 
+ROWS = "*"  # the column name of a relation's rows node
+
+
 class Col(NamedTuple):
-    """A column of a relation in the warehouse: `schema.name.column`."""
+    """A column of a relation in the warehouse: `schema.name.column`; the column `*` stands for
+    the relation's rows (which rows exist), not for a value."""
 
     schema: str
     name: str
@@ -45,6 +50,15 @@ class Col(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.schema}.{self.name}.{self.column}"
+
+    @property
+    def is_rows(self) -> bool:
+        return self.column == ROWS
+
+
+def rows_of(schema: str, name: str) -> Col:
+    """The rows node of a relation."""
+    return Col(schema, name, ROWS)
 
 
 Frozen = Mapping[Col, frozenset[str]]
@@ -57,8 +71,13 @@ class ModelLineage:
     model: str  # the model's id, `product.model`
     relation: Relation  # where the model's output lives
     fields: Mapping[str, Frozen]  # output column -> input column -> subtypes (DIRECT or per column)
-    dataset: Frozen  # input columns that shape every row (filters, joins, grouping, sorting)
+    dataset: Frozen  # input columns that shape the rows (filters, joins, grouping, sorting)
     problems: tuple[str, ...] = ()  # why some of the lineage is missing, if it is
+    # output column -> what decides the rows its values sit in: the row-deciding input columns
+    # that reach this column (not the join keys of an outer join's other side, for a column of
+    # the preserved side) and the rows nodes (`Col(..., "*")`) of the relations it reads
+    row_fields: Mapping[str, Frozen] = field(default_factory=lambda: MappingProxyType({}))
+    rows: Frozen = field(default_factory=lambda: MappingProxyType({}))  # what decides which rows exist
 
     @property
     def complete(self) -> bool:
@@ -68,4 +87,5 @@ class ModelLineage:
         """The relations read, as (schema, name)."""
         found = {(c.schema, c.name) for cols in self.fields.values() for c in cols}
         found.update((c.schema, c.name) for c in self.dataset)
+        found.update((c.schema, c.name) for c in self.rows)
         return found

@@ -25,7 +25,7 @@ from dpsql.core.graph import breadth_first
 from dpsql.core.lineage import Col, ModelLineage
 from dpsql.core.project import Column, CompiledProject
 from dpsql.core.runtime import collector_paused
-from dpsql.lineage.trace import untraced
+from dpsql.lineage.model import untraced
 
 log = logging.getLogger("dpsql")
 

@@ -17,20 +17,22 @@ Steps compose as they nest (a column read through CTEs, subqueries and unions): 
 DIRECT only while every step is, and then takes the strongest step (AGGREGATION > TRANSFORMATION
 > IDENTITY); otherwise it is INDIRECT with the subtype of the outermost indirect step.
 
-Row-level dependencies (filters, joins, grouping, sorting) touch every column of a model; they
-are kept once per model, in `ModelLineage.dataset`, as OpenLineage's facet keeps them.
+Besides where each value comes from, the tracer follows what decides the rows: filters, join
+conditions, grouping, DISTINCT, ORDER BY with LIMIT, row generators (UNNEST, range(x)) and the
+rows of each relation read (its rows node, `Col(schema, name, "*")`). Each output column gets
+what decides the rows its values sit in: a column of the preserved side of a LEFT (or ASOF LEFT)
+join does not depend on the other side's join keys or rows. All row-level input columns are
+also kept once per query (`dataset`), as OpenLineage's facet keeps them.
 
-The tree is the compiler's `CompiledModel.qualified` (qualified once, never re-parsed); this
-module only reads it.
+The tree is the model's tree qualified by the compile's lineage pass; this module only reads it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, build_scope
@@ -38,7 +40,6 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from dpsql.core.lineage import (
     AGGREGATION,
     CONDITIONAL,
-    DIRECT_RANK,
     FILTER,
     GROUP_BY,
     IDENTITY,
@@ -48,85 +49,45 @@ from dpsql.core.lineage import (
     WINDOW,
     Col,
     Frozen,
-    ModelLineage,
-    compose,
+    rows_of,
 )
-
-if TYPE_CHECKING:
-    from dpsql.core.project import CompiledModel
+from dpsql.lineage.scopes import RowsSoFar, ScopeResult, Sources, freeze, merge, push, set_operation
 
 log = logging.getLogger("dpsql")
-
-Sources = dict[Col, set[str]]  # input column -> subtypes, while collecting
-
-
-def _freeze(sources: Sources) -> Frozen:
-    return MappingProxyType({c: frozenset(s) for c, s in sources.items()})
-
-
-def _merge(into: Sources, sources: Mapping[Col, Iterable[str]], outer: str | None = None) -> None:
-    for col, subtypes in sources.items():
-        bucket = into.get(col)
-        if bucket is None:
-            bucket = into[col] = set()
-        if outer is None:
-            bucket.update(subtypes)
-        else:
-            for s in subtypes:
-                bucket.add(compose(outer, s))
-
-
-def _push(ctx: str, step: str) -> str:
-    """The context inside a nested step: indirect steps win; direct ones take the strongest."""
-    if ctx not in DIRECT_RANK:
-        return ctx
-    return compose(ctx, step)
-
-
-@dataclass
-class _Result:
-    """What one scope produces: per output column (in order) its sources, and row-level ones."""
-
-    names: list[str]
-    columns: list[Sources]
-    rows: Sources = field(default_factory=dict)
-    by_name: dict[str, Sources] = field(default_factory=dict)
-    default: Sources | None = None  # for table functions: what any of their columns reads
-
-    def __post_init__(self) -> None:
-        for name, sources in zip(self.names, self.columns, strict=True):
-            self.by_name.setdefault(name, sources)
-
-    def everything(self, index: int | None = None) -> Sources:
-        """Sources of one output column (all if None) plus the row-level ones."""
-        out: Sources = {}
-        for i, sources in enumerate(self.columns):
-            if index is None or i == index:
-                _merge(out, sources)
-        _merge(out, self.rows)
-        return out
 
 
 class _Tracer:
     """Walks the scopes of one query, children first, and records each scope's result."""
 
     def __init__(self) -> None:
-        self.results: dict[int, _Result] = {}
+        self.results: dict[int, ScopeResult] = {}
         self.problems: list[str] = []
         self._windows: dict[str, exp.Expr] = {}  # named windows of the select being traced
+        self._sink: Sources | None = None  # collects what decides the rows of what is walked
+        self._unresolved = False  # a recursive CTE read itself before it was traced
 
-    def run(self, tree: exp.Query) -> _Result | None:
+    def run(self, tree: exp.Query) -> ScopeResult | None:
         root = build_scope(tree)
         if root is None:
             self.problems.append("the query has no scope sqlglot can analyse")
             return None
-        for scope in root.traverse():
+        scopes = list(root.traverse())
+        for scope in scopes:
             self.results[id(scope)] = self._scope(scope)
+        passes = 0
+        while self._unresolved and passes < 8:  # a recursive CTE: trace it to a fixed point
+            before = [r.signature() for r in self.results.values()]
+            self._unresolved = False
+            for scope in scopes:
+                self.results[id(scope)] = self._scope(scope)
+            passes += 1
+            if [r.signature() for r in self.results.values()] == before:
+                break
         return self.results[id(root)]
 
     # --- one scope ---------------------------------------------------------------------------
 
-    def _scope(self, scope: Scope) -> _Result:
+    def _scope(self, scope: Scope) -> ScopeResult:
         node = scope.expression
         if isinstance(node, exp.SetOperation):
             return self._set_operation(scope, node)
@@ -134,88 +95,155 @@ class _Tracer:
             return self._select(scope, node)
         return self._table_function(scope, node)
 
-    def _table_function(self, scope: Scope, node: exp.Expr) -> _Result:
+    def _table_function(self, scope: Scope, node: exp.Expr) -> ScopeResult:
         """VALUES (constants) or a table function such as unnest(o.tags): every column it
-        yields is computed from its arguments."""
+        yields is computed from its arguments, and so is how many rows it yields."""
         names = list(node.alias_column_names) or ([node.alias] if node.alias else [])
         sources: Sources = {}
+        rows: Sources = {}
         if not isinstance(node, exp.Values):
+            self._sink = rows
             for arg in node.iter_expressions():
                 if not isinstance(arg, exp.TableAlias):
                     self._walk(arg, TRANSFORMATION, scope, {}, sources)
-        return _Result(names, [dict(sources) for _ in names], default=sources)
+            self._sink = None
+        generated: Sources = {}
+        merge(generated, sources, JOIN)
+        merge(generated, rows)
+        dataset = {c: set(t) for c, t in generated.items() if not c.is_rows}
+        return ScopeResult(names, [dict(sources) for _ in names], dataset,
+                       [dict(generated) for _ in names], generated, default=sources)
 
-    def _set_operation(self, scope: Scope, node: exp.SetOperation) -> _Result:
+    def _set_operation(self, scope: Scope, node: exp.SetOperation) -> ScopeResult:
         branches = [self.results.get(id(s)) for s in scope.set_operation_scopes]
-        parts = [b for b in branches if b is not None]
-        if not parts:
-            return _Result([], [])
-        names = list(parts[0].names)
-        columns: list[Sources] = [{} for _ in names]
-        rows: Sources = {}
-        for part in parts:
-            if len(part.columns) != len(names):
-                self.problems.append("the branches of a UNION have different numbers of columns")
-            for i, sources in enumerate(part.columns[: len(names)]):
-                _merge(columns[i], sources)
-            _merge(rows, part.rows)
-        if node.args.get("order"):
-            ordered: Sources = {}
-            aliases = dict(zip(names, columns, strict=True))
-            for col in node.args["order"].find_all(exp.Column):
-                _merge(ordered, aliases.get(col.name, {}), SORT)
-            _merge(rows, ordered)
-        return _Result(names, columns, rows)
+        return set_operation(node, [b for b in branches if b is not None], self.problems)
 
-    def _select(self, scope: Scope, select: exp.Select) -> _Result:
+    def _select(self, scope: Scope, select: exp.Select) -> ScopeResult:
         self._windows = {w.name: w for w in select.args.get("windows") or ()}
+        rows = RowsSoFar()
+        self._from_rows(scope, select, rows)
+        for _name, (_node, source) in scope.selected_sources.items():
+            child = self.results.get(id(source)) if isinstance(source, Scope) else None
+            if child is not None:  # the row-level inputs of what is read stay row-level here
+                merge(rows.dataset, child.rows)
         names: list[str] = []
         columns: list[Sources] = []
+        col_rows: list[Sources] = []
         aliases: dict[str, Sources] = {}
         for projection in select.expressions:
             name = projection.alias_or_name
             body = projection.this if isinstance(projection, exp.Alias) else projection
             out: Sources = {}
+            own: Sources = {}
+            self._sink = own
             if isinstance(body, exp.Star):
                 self.problems.append("a `*` was left unexpanded (the columns it reads are unknown)")
             else:
                 self._walk(body, _start(body), scope, aliases, out)
+            self._sink = None
+            read = {c.table for c in body.find_all(exp.Column) if c.table}
+            for sided_aliases, sources in rows.sided:
+                if read & sided_aliases:
+                    merge(own, sources)
             names.append(name)
             columns.append(out)
+            col_rows.append(own)
             aliases.setdefault(name, out)
-        rows: Sources = {}
-        # rows of the relations read in FROM and JOIN shape the rows of this scope
-        for _name, (_node, source) in scope.selected_sources.items():
-            if isinstance(source, Scope):
-                child = self.results.get(id(source))
-                if child is not None:
-                    _merge(rows, child.rows)
-        for key, subtype in (("where", FILTER), ("having", FILTER), ("qualify", FILTER),
-                             ("order", SORT)):
+        self._clauses(scope, select, aliases, columns, rows)
+        for own in col_rows:
+            merge(own, rows.base)
+        return ScopeResult(names, columns, rows.dataset, col_rows, rows.base)
+
+    def _from_rows(self, scope: Scope, select: exp.Select, rows: RowsSoFar) -> None:
+        """The rows of the relations read in FROM and JOIN, and the join conditions."""
+        joins = list(select.args.get("joins") or ())
+        sided = {j.alias_or_name for j in joins if j.side == "LEFT"}
+        for name in scope.selected_sources:
+            if name not in sided:
+                rows.add(self._source_rows(scope, name))
+        for join in joins:
+            condition = join.args.get("on")  # qualify has turned USING (k) into ON
+            found: Sources = {}
+            if isinstance(condition, exp.Expr):
+                self._sink = found
+                self._walk(condition, JOIN, scope, {}, found)
+                self._sink = None
+            if join.side == "LEFT":  # a left (or ASOF left) join keeps every row on its left
+                rows.add(found, everywhere=False)
+                merge(found, self._source_rows(scope, join.alias_or_name))
+                rows.sided.append(({join.alias_or_name}, found))
+            else:
+                rows.add(found)
+
+    def _source_rows(self, scope: Scope, name: str) -> Sources:
+        """What decides the rows of one relation read in FROM or JOIN."""
+        entry = scope.selected_sources.get(name)
+        source = entry[1] if entry else None
+        out: Sources = {}
+        if isinstance(source, Scope):
+            child = self.results.get(id(source))
+            if child is None:
+                self._unresolved = True
+            else:
+                merge(out, child.row_set)
+        elif isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
+            out[rows_of(source.db or "main", source.name)] = {FILTER}
+        elif isinstance(source, exp.Table) and isinstance(source.this, exp.Expr):
+            found: Sources = {}  # a table function such as range(o.n): its arguments
+            self._sink = out
+            self._walk(source.this, JOIN, scope, {}, found)
+            self._sink = None
+            merge(out, found)
+        return out
+
+    def _clauses(self, scope: Scope, select: exp.Select, aliases: Mapping[str, Sources],
+                 columns: list[Sources], rows: RowsSoFar) -> None:
+        """Filters, grouping, distinct, sorting and row generators of one select."""
+        found: Sources = {}
+        self._sink = rows.base
+        for key, subtype in (("where", FILTER), ("having", FILTER), ("qualify", FILTER)):
             clause = select.args.get(key)
             if clause is not None:
-                self._walk(clause, subtype, scope, aliases, rows)
-        for join in select.args.get("joins") or ():
-            condition = join.args.get("on")  # qualify has turned USING (k) into ON
-            if isinstance(condition, exp.Expr):
-                self._walk(condition, JOIN, scope, aliases, rows)
+                self._walk(clause, subtype, scope, aliases, found)
         group = select.args.get("group")
         if group is not None:
             if group.args.get("all"):
                 for projection, out in zip(select.expressions, columns, strict=True):
                     if not projection.find(exp.AggFunc):
-                        _merge(rows, out, GROUP_BY)
+                        merge(found, out, GROUP_BY)
             else:
-                self._walk(group, GROUP_BY, scope, aliases, rows)
+                self._walk(group, GROUP_BY, scope, aliases, found)
         distinct = select.args.get("distinct")
         if distinct is not None and distinct.args.get("on") is not None:
-            self._walk(distinct.args["on"], GROUP_BY, scope, aliases, rows)
-        return _Result(names, columns, rows)
+            self._walk(distinct.args["on"], GROUP_BY, scope, aliases, found)
+        elif distinct is not None:  # SELECT DISTINCT a, b: each row's values decide
+            for out in columns:
+                merge(found, out, GROUP_BY)
+        for projection in select.expressions:  # unnest() in the select list makes rows
+            for generator in projection.find_all(exp.Explode, exp.Unnest):
+                self._walk(generator, JOIN, scope, aliases, found)
+        self._sink = None
+        rows.add(found)
+        order = select.args.get("order")
+        if order is not None:
+            ordered: Sources = {}
+            self._sink = ordered
+            for item in order.expressions:
+                if isinstance(item.this, exp.Var) and item.this.name.upper() == "ALL":
+                    for out in columns:  # ORDER BY ALL
+                        merge(ordered, out, SORT)
+                else:
+                    self._walk(item, SORT, scope, aliases, ordered)
+            self._sink = None
+            limited = select.args.get("limit") is not None or select.args.get("offset") is not None
+            rows.add(ordered, everywhere=limited)  # without LIMIT, order does not pick rows
 
     # --- one expression ----------------------------------------------------------------------
 
-    def _walk(self, node: exp.Expr, ctx: str, scope: Scope, aliases: Mapping[str, Sources],
-              out: Sources) -> None:
+    def _walk(self, node: exp.Expr | None, ctx: str, scope: Scope,
+              aliases: Mapping[str, Sources], out: Sources) -> None:
+        if node is None:
+            return
         if isinstance(node, exp.Column):
             self._column(node, ctx, scope, aliases, out)
             return
@@ -225,43 +253,65 @@ class _Tracer:
             self._subquery(node, ctx, scope, out)
             return
         if isinstance(node, exp.Window):
-            self._walk(node.this, ctx, scope, aliases, out)
-            inner = _push(ctx, WINDOW)
-            specs: list[exp.Expr] = [node]
-            named = node.args.get("alias")
-            if isinstance(named, exp.Identifier) and named.name in self._windows:
-                specs.append(self._windows[named.name])  # `over w`, `window w as (...)`
-            for spec in specs:
-                for part in spec.args.get("partition_by") or ():
-                    self._walk(part, inner, scope, aliases, out)
-                if spec.args.get("order") is not None:
-                    self._walk(spec.args["order"], inner, scope, aliases, out)
+            self._window(node, ctx, scope, aliases, out)
             return
         if isinstance(node, exp.Filter):  # sum(x) filter (where y > 0)
             self._walk(node.this, ctx, scope, aliases, out)
-            self._walk(node.expression, _push(ctx, FILTER), scope, aliases, out)
+            self._walk(node.expression, push(ctx, FILTER), scope, aliases, out)
             return
-        if isinstance(node, exp.Case):
-            cond = _push(ctx, CONDITIONAL)
-            if node.this is not None:
-                self._walk(node.this, cond, scope, aliases, out)
-            for branch in node.args.get("ifs") or ():
-                self._walk(branch.this, cond, scope, aliases, out)
-                if branch.args.get("true") is not None:
-                    self._walk(branch.args["true"], ctx, scope, aliases, out)
-            if node.args.get("default") is not None:
-                self._walk(node.args["default"], ctx, scope, aliases, out)
+        if isinstance(node, exp.Case | exp.If):
+            self._conditional(node, ctx, scope, aliases, out)
             return
+        if isinstance(node, exp.Grouping):  # grouping(a): which grouping set the row is in
+            for arg in node.iter_expressions():
+                self._walk(arg, push(ctx, GROUP_BY), scope, aliases, out)
+            return
+        if isinstance(node, exp.Order):  # string_agg(x, ',' order by y), list(x order by y)
+            self._walk(node.this, ctx, scope, aliases, out)
+            for item in node.expressions:
+                self._walk(item, push(ctx, SORT), scope, aliases, out)
+            return
+        if isinstance(node, exp.ArgMax | exp.ArgMin):  # arg_max(x, y): y orders, x is taken
+            agg = push(ctx, AGGREGATION)
+            self._walk(node.this, agg, scope, aliases, out)
+            self._walk(node.expression, push(agg, SORT), scope, aliases, out)
+            return
+        if isinstance(node, exp.AggFunc) and not isinstance(node, _ONE_ROW):
+            ctx = push(ctx, AGGREGATION)
+        for child in node.iter_expressions():
+            self._walk(child, ctx, scope, aliases, out)
+
+    def _window(self, node: exp.Window, ctx: str, scope: Scope, aliases: Mapping[str, Sources],
+                out: Sources) -> None:
+        self._walk(node.this, ctx, scope, aliases, out)
+        inner = push(ctx, WINDOW)
+        specs: list[exp.Expr] = [node]
+        named = node.args.get("alias")
+        if isinstance(named, exp.Identifier) and named.name in self._windows:
+            specs.append(self._windows[named.name])  # `over w`, `window w as (...)`
+        for spec in specs:
+            for part in spec.args.get("partition_by") or ():
+                self._walk(part, inner, scope, aliases, out)
+            if spec.args.get("order") is not None:
+                self._walk(spec.args["order"], inner, scope, aliases, out)
+
+    def _conditional(self, node: exp.Case | exp.If, ctx: str, scope: Scope,
+                     aliases: Mapping[str, Sources], out: Sources) -> None:
+        cond = push(ctx, CONDITIONAL)
         if isinstance(node, exp.If):
-            self._walk(node.this, _push(ctx, CONDITIONAL), scope, aliases, out)
+            self._walk(node.this, cond, scope, aliases, out)
             for key in ("true", "false"):
                 if node.args.get(key) is not None:
                     self._walk(node.args[key], ctx, scope, aliases, out)
             return
-        if isinstance(node, exp.AggFunc) and not isinstance(node, _ONE_ROW):
-            ctx = _push(ctx, AGGREGATION)
-        for child in node.iter_expressions():
-            self._walk(child, ctx, scope, aliases, out)
+        if node.this is not None:
+            self._walk(node.this, cond, scope, aliases, out)
+        for branch in node.args.get("ifs") or ():
+            self._walk(branch.this, cond, scope, aliases, out)
+            if branch.args.get("true") is not None:
+                self._walk(branch.args["true"], ctx, scope, aliases, out)
+        if node.args.get("default") is not None:
+            self._walk(node.args["default"], ctx, scope, aliases, out)
 
     def _column(self, column: exp.Column, ctx: str, scope: Scope,
                 aliases: Mapping[str, Sources], out: Sources) -> None:
@@ -269,7 +319,7 @@ class _Tracer:
         if not table:
             found = aliases.get(column.name)
             if found is not None:  # `order by total`, `distinct on (a)`: a name of this select
-                _merge(out, found, ctx)
+                merge(out, found, ctx)
             else:
                 log.debug("lineage: column %s has no source", column.sql())
             return
@@ -280,20 +330,26 @@ class _Tracer:
             outer = outer.parent
         if isinstance(source, Scope):
             child = self.results.get(id(source))
-            if child is None:  # a recursive CTE reading itself: its first branch says it all
-                log.debug("lineage: %s.%s reads a scope not traced yet", table, column.name)
+            if child is None:  # a recursive CTE reading itself: traced again once it is known
+                self._unresolved = True
                 return
             sources = child.by_name.get(column.name, child.default)
             if sources is None:
                 self.problems.append(f"`{table}.{column.name}` cannot be traced")
                 return
-            _merge(out, sources, ctx)
+            merge(out, sources, ctx)
+            if self._sink is not None:
+                merge(self._sink, child.rows_by_name.get(column.name, child.row_set))
         elif isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
             col = Col(source.db or "main", source.name, column.name)
             bucket = out.get(col)
             if bucket is None:
                 bucket = out[col] = set()
             bucket.add(ctx)
+            if self._sink is not None:
+                merge(self._sink, {rows_of(col.schema, col.name): {FILTER}})
+        elif isinstance(source, exp.Table) and isinstance(source.this, exp.Expr):
+            self._walk(source.this, push(ctx, TRANSFORMATION), scope, {}, out)  # range(o.n)
         else:
             log.debug("lineage: %s reads a table function or an unknown source", column.sql())
 
@@ -303,7 +359,11 @@ class _Tracer:
                 result = self.results.get(id(child))
                 if result is not None:
                     # a scalar subquery gives its one column; EXISTS and IN read all of it
-                    _merge(out, result.everything(0 if len(result.columns) == 1 else None), ctx)
+                    merge(out, result.everything(0 if len(result.columns) == 1 else None), ctx)
+                    if self._sink is not None:
+                        merge(self._sink, result.row_set)
+                        for rows in result.col_rows:
+                            merge(self._sink, rows)
                 return
         log.debug("lineage: subquery without a scope in %s", node.sql()[:80])
 
@@ -318,64 +378,34 @@ def _start(body: exp.Expr) -> str:
     return IDENTITY if isinstance(body, exp.Column) else TRANSFORMATION
 
 
-def trace_query(tree: exp.Query) -> tuple[list[str], list[Frozen], Frozen, list[str]]:
-    """Output names, each output's sources, row-level sources and problems of one query."""
+@dataclass(frozen=True)
+class Traced:
+    """One query's lineage: per output column its value sources and what decides its rows."""
+
+    names: list[str]
+    columns: list[Frozen]
+    dataset: Frozen
+    col_rows: list[Frozen]
+    rows: Frozen
+    problems: list[str]
+
+
+def trace(tree: exp.Query) -> Traced:
     tracer = _Tracer()
     result = tracer.run(tree)
+    empty: Frozen = MappingProxyType({})
     if result is None:
-        return [], [], MappingProxyType({}), tracer.problems
-    return (list(result.names), [_freeze(c) for c in result.columns], _freeze(result.rows),
-            _dedupe(tracer.problems))
+        return Traced([], [], empty, [], empty, tracer.problems)
+    return Traced(list(result.names), [freeze(c) for c in result.columns], freeze(result.rows),
+                  [freeze(c) for c in result.col_rows], freeze(result.row_set),
+                  _dedupe(tracer.problems))
+
+
+def trace_query(tree: exp.Query) -> tuple[list[str], list[Frozen], Frozen, list[str]]:
+    """Output names, each output's sources, row-level sources and problems of one query."""
+    found = trace(tree)
+    return found.names, found.columns, found.dataset, found.problems
 
 
 def _dedupe(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
-
-
-def untraced(model: CompiledModel, reason: str) -> ModelLineage:
-    return ModelLineage(model.id, model.relation, MappingProxyType({}), MappingProxyType({}),
-                        (reason,))
-
-
-def model_lineage(model: CompiledModel, qualified: exp.Query | None) -> ModelLineage:
-    """The column lineage of one model from its qualified tree (read, never changed)."""
-    if qualified is None:
-        return untraced(model, "its columns are unknown" if model.columns is None
-                        else "sqlglot could not qualify its columns")
-    try:
-        names, columns, rows, problems = trace_query(qualified)
-    except Exception as exc:  # a query shape sqlglot's scopes do not support
-        log.info("lineage: cannot trace %s: %s", model.id, exc)
-        return ModelLineage(model.id, model.relation, MappingProxyType({}), MappingProxyType({}),
-                            (f"its query cannot be traced ({type(exc).__name__})",))
-    if model.columns is not None:
-        described = [c.name for c in model.columns]
-        if len(described) == len(names):
-            names = described  # DuckDB's names win: `sum(x)` rather than sqlglot's `_col_1`
-        else:
-            problems.append(f"sqlglot sees {len(names)} output columns where DuckDB sees "
-                            f"{len(described)}")
-    fields: dict[str, Frozen] = {}
-    for name, sources in zip(names, columns, strict=False):
-        fields.setdefault(name, sources)
-    for problem in problems:
-        log.info("lineage of %s is incomplete: %s", model.id, problem)
-    return ModelLineage(model.id, model.relation, MappingProxyType(fields), rows, tuple(problems))
-
-
-def lineage_to_data(lineage: ModelLineage) -> dict[str, object]:
-    """Plain lists and strings, for the compile cache."""
-    def cols(frozen: Frozen) -> list[list[object]]:
-        return [[c.schema, c.name, c.column, sorted(subtypes)] for c, subtypes in frozen.items()]
-
-    return {"fields": [[name, cols(sources)] for name, sources in lineage.fields.items()],
-            "dataset": cols(lineage.dataset), "problems": list(lineage.problems)}
-
-
-def lineage_from_data(model: CompiledModel, data: Mapping[str, Any]) -> ModelLineage:
-    def frozen(rows: Iterable[list[Any]]) -> Frozen:
-        return MappingProxyType({Col(s, n, c): frozenset(t) for s, n, c, t in rows})
-
-    fields = {name: frozen(rows) for name, rows in data["fields"]}
-    return ModelLineage(model.id, model.relation, MappingProxyType(fields),
-                        frozen(data["dataset"]), tuple(data["problems"]))

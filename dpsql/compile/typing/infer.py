@@ -21,6 +21,7 @@ from dpsql.compile.typing.schema import BindError, SchemaCatalog, warehouse_colu
 from dpsql.core.errors import Diagnostic, Location, error
 from dpsql.core.project import Column, CompiledModel, Project
 from dpsql.core.relations import Relation, table_relation
+from dpsql.lineage.model import LINEAGE_FORMAT
 
 log = logging.getLogger("dpsql")
 
@@ -55,7 +56,8 @@ def _type_model(state: CompileState, model: CompiledModel, catalog: _LazyCatalog
     needed += [standins.relation_of_model(state.project, d) for d in model.depends_on]
     if any(rel not in catalog.known for rel in needed):
         return
-    key = digest(model.sql, *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
+    key = digest(model.sql, LINEAGE_FORMAT,
+                 *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
     entry = state.cache.get("type", key)
     if entry is None:
         entry = _describe(model, needed, catalog)

@@ -1,0 +1,77 @@
+"""One model's column lineage: traced from its qualified tree, and kept in the compile cache."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from dpsql.core.lineage import Col, Frozen, ModelLineage
+from dpsql.lineage.trace import trace
+
+if TYPE_CHECKING:
+    from dpsql.core.project import CompiledModel
+
+log = logging.getLogger("dpsql")
+
+# what a traced model's cached lineage looks like; a new value retraces every model
+LINEAGE_FORMAT = "lineage-2"
+
+
+def untraced(model: CompiledModel, reason: str) -> ModelLineage:
+    return ModelLineage(model.id, model.relation, MappingProxyType({}), MappingProxyType({}),
+                        (reason,))
+
+
+def model_lineage(model: CompiledModel, qualified: exp.Query | None) -> ModelLineage:
+    """The column lineage of one model from its qualified tree (read, never changed)."""
+    if qualified is None:
+        return untraced(model, "its columns are unknown" if model.columns is None
+                        else "sqlglot could not qualify its columns")
+    try:
+        found = trace(qualified)
+    except Exception as exc:  # a query shape sqlglot's scopes do not support
+        log.info("lineage: cannot trace %s: %s", model.id, exc)
+        return untraced(model, f"its query cannot be traced ({type(exc).__name__})")
+    names, problems = found.names, found.problems
+    if model.columns is not None:
+        described = [c.name for c in model.columns]
+        if len(described) == len(names):
+            names = described  # DuckDB's names win: `sum(x)` rather than sqlglot's `_col_1`
+        else:
+            problems.append(f"sqlglot sees {len(names)} output columns where DuckDB sees "
+                            f"{len(described)}")
+    fields: dict[str, Frozen] = {}
+    row_fields: dict[str, Frozen] = {}
+    for name, sources, rows in zip(names, found.columns, found.col_rows, strict=False):
+        fields.setdefault(name, sources)
+        row_fields.setdefault(name, rows)
+    for problem in problems:
+        log.info("lineage of %s is incomplete: %s", model.id, problem)
+    return ModelLineage(model.id, model.relation, MappingProxyType(fields), found.dataset,
+                        tuple(problems), MappingProxyType(row_fields), found.rows)
+
+
+def lineage_to_data(lineage: ModelLineage) -> dict[str, object]:
+    """Plain lists and strings, for the compile cache."""
+    def cols(frozen: Frozen) -> list[list[object]]:
+        return [[c.schema, c.name, c.column, sorted(subtypes)] for c, subtypes in frozen.items()]
+
+    return {"fields": [[name, cols(sources)] for name, sources in lineage.fields.items()],
+            "dataset": cols(lineage.dataset), "problems": list(lineage.problems),
+            "row_fields": [[name, cols(rows)] for name, rows in lineage.row_fields.items()],
+            "rows": cols(lineage.rows)}
+
+
+def lineage_from_data(model: CompiledModel, data: Mapping[str, Any]) -> ModelLineage:
+    def frozen(rows: Iterable[list[Any]]) -> Frozen:
+        return MappingProxyType({Col(s, n, c): frozenset(t) for s, n, c, t in rows})
+
+    fields = {name: frozen(rows) for name, rows in data["fields"]}
+    row_fields = {name: frozen(rows) for name, rows in data.get("row_fields", ())}
+    return ModelLineage(model.id, model.relation, MappingProxyType(fields),
+                        frozen(data["dataset"]), tuple(data["problems"]),
+                        MappingProxyType(row_fields), frozen(data.get("rows", ())))
