@@ -177,6 +177,7 @@ def check(project_dir: Path, fmt: str) -> None:
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
     from dpsql.core.errors import DpsqlError
+    from dpsql.lineage.model import lineage_warnings
     from dpsql.load.loader import load_project
 
     console = Console(Path.cwd())
@@ -184,7 +185,7 @@ def check(project_dir: Path, fmt: str) -> None:
         project = load_project(project_dir)
         # reads the compile cache when there is one, but writes nothing
         compiled = compile_project(project, cache=CompileCache.load(project.root))
-        diagnostics = list(compiled.diagnostics)
+        diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
     except DpsqlError as exc:
         diagnostics = list(exc.diagnostics)
     errors = [d for d in diagnostics if d.is_error]
@@ -355,15 +356,18 @@ LINEAGE_FORMATS = ("text", "json", "mermaid", "dot", "openlineage")
 @click.option("--downstream", is_flag=True, help="Only what is computed from TARGET.")
 @click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
               help="Follow at most N steps each way (default: all the way).")
-@click.option("--row-level", is_flag=True,
-              help="For columns, also follow the columns that filter, join, group or sort "
-                   "the rows (OpenLineage's dataset-level INDIRECT lineage).")
+@click.option("--direct-only", is_flag=True,
+              help="For columns, follow only value edges (what a column's expression reads: "
+                   "DIRECT, and the conditions and windows inside it), not the columns that "
+                   "decide which rows exist.")
+@click.option("--row-level", is_flag=True, hidden=True,
+              help="Accepted for compatibility: row-deciding edges are followed by default.")
 @click.option("--format", "fmt", type=click.Choice(LINEAGE_FORMATS), default="text",
               show_default=True, help="text: a tree; json: see docs/lineage.md; mermaid and "
                                       "dot: diagrams; openlineage: run events, one per line.")
 @handle_errors
 def lineage(project_dir: Path, target: str | None, upstream: bool, downstream: bool,
-            depth: int | None, row_level: bool, fmt: str) -> None:
+            depth: int | None, direct_only: bool, row_level: bool, fmt: str) -> None:
     """Show lineage across data products, at product, model or column level.
 
     \b
@@ -374,21 +378,23 @@ def lineage(project_dir: Path, target: str | None, upstream: bool, downstream: b
       PRODUCT.RELATION.COLUMN    columns, e.g. revenue.monthly_revenue.net_revenue, where the
                                  relation is a port, a model or an input; a raw input column
                                  is PRODUCT.INPUT.COLUMN, e.g. orders.raw_orders.amount_cents
-    Without --upstream or --downstream, both are shown.
+    Without --upstream or --downstream, both are shown. Column lineage follows both the
+    columns a value is computed from and those that decide which rows exist (filters, joins,
+    grouping, sorting with a limit, windows); --direct-only keeps the value edges alone.
     """
     from dpsql.cli.console import Console
     from dpsql.lineage.export import FORMATS
     from dpsql.lineage.graph import build_graph, lineage_diagnostics, resolve_target
     from dpsql.lineage.openlineage import to_openlineage
-    from dpsql.lineage.query import ask
+    from dpsql.lineage.query import ask, concerning
 
     console = Console(Path.cwd())
     graph = build_graph(_compile(project_dir, console, write=False))
-    console.diagnostics(lineage_diagnostics(graph))
     found = resolve_target(graph, target) if target else None
     both = not upstream and not downstream
     sub = ask(graph, found, upstream=upstream or both, downstream=downstream or both,
-              depth=depth, row_level=row_level)
+              depth=depth, direct_only=direct_only)
+    console.diagnostics(lineage_diagnostics(graph, concerning(graph, sub)))
     click.echo(to_openlineage(graph, sub) if fmt == "openlineage" else FORMATS[fmt](sub),
                nl=False)
 

@@ -53,7 +53,12 @@ def to_text(sub: Subgraph) -> str:
     if sub.upstream:
         lines.append("raw inputs: " + (", ".join(sorted(n.id for n in raw)) or "none"))
     if sub.downstream and sub.level != "product":
-        lines.append("ports reached: " + (", ".join(sorted(n.id for n in ports)) or "none"))
+        sure = sorted(n.id for n in ports if not n.possibly)
+        lines.append("ports reached: " + (", ".join(sure) or "none"))
+        maybe = sorted(n.id for n in ports if n.possibly)
+        if maybe:
+            lines.append("ports possibly affected (lineage incomplete on the way): "
+                         + ", ".join(maybe))
     for note in sub.notes:
         lines += ["", f"note: {note}"]
     return "\n".join(lines).rstrip() + "\n"
@@ -74,10 +79,14 @@ def _describe(node: Node, link: Link | None) -> str:
         text += f"  {node.detail}"
     if link is not None and link.subtypes:
         kinds = ", ".join(transformation(s) for s in link.subtypes)
-        text += f"  [{kinds}"
+        text += f"  [{'rows: ' if link.row_level else ''}{kinds}"
         text += f" in {link.via}]" if link.via else "]"
     elif link is not None and link.via and node.kind == "product":
         text += f"  (via {link.via})"
+    if node.possibly:
+        text += "  (possibly affected)"
+    if node.incomplete:
+        text += f"  (lineage incomplete: {node.incomplete})"
     return text
 
 
@@ -104,7 +113,9 @@ def _tree(root: str, nodes: dict[str, Node], children: dict[str, list[Link]],
 
     visit(root, "")
     if len(lines) == 1:
-        lines.append("(nothing)")
+        focus = nodes.get(root)
+        lines.append(f"(not known: lineage incomplete: {focus.incomplete})"
+                     if focus is not None and focus.incomplete else "(nothing)")
     return lines
 
 
@@ -149,12 +160,15 @@ def to_dict(sub: Subgraph) -> dict[str, Any]:
         "downstream": sub.downstream,
         "depth": sub.depth,
         "row_level": sub.row_level,
+        "direct_only": not sub.row_level,
         "nodes": [_node_dict(n) for n in sub.nodes],
         "links": [_link_dict(k) for k in sub.links],
     }
     if sub.level != "workspace":
         doc["raw_inputs"] = sorted(n.id for n in raw) if sub.upstream else []
-        doc["ports_reached"] = sorted(n.id for n in ports) if sub.downstream else []
+        doc["ports_reached"] = (sorted(n.id for n in ports if not n.possibly)
+                                if sub.downstream else [])
+        doc["possibly_affected"] = sorted(n.id for n in sub.nodes if n.possibly)
     doc["notes"] = list(sub.notes)
     return doc
 
@@ -164,8 +178,14 @@ def _node_dict(node: Node) -> dict[str, Any]:
                            "domain": node.domain, "role": node.role, "distance": node.distance}
     if node.kind == "column":
         out.update(relation=node.relation, column=node.label, type=node.detail or None)
+    elif node.kind == "rows":
+        out.update(relation=node.relation, column="*", type=None)
     else:
         out["detail"] = node.detail
+    if node.incomplete:
+        out.update(incomplete=True, reason=node.incomplete)
+    if node.possibly:
+        out["possibly_affected"] = True
     out.update(node.info)
     return out
 
@@ -187,7 +207,7 @@ def _groups(sub: Subgraph) -> dict[str, list[Node]]:
     """Columns by relation, models and inputs by product, products by domain."""
     groups: dict[str, list[Node]] = {}
     for node in sub.nodes:
-        key = (node.relation if node.kind == "column" else
+        key = (node.relation if node.kind in ("column", "rows") else
                node.domain if sub.level in ("workspace", "product") else node.product)
         groups.setdefault(key, []).append(node)
     return groups
@@ -196,6 +216,8 @@ def _groups(sub: Subgraph) -> dict[str, list[Node]]:
 def _node_text(node: Node) -> str:
     if node.kind == "column":
         return f"{node.label}: {node.detail}" if node.detail else node.label
+    if node.kind == "rows":
+        return "(rows)"
     if node.kind == "product":
         return f"{node.id} {node.detail}"
     return node.id

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from dpsql.core.errors import Diagnostic, DpsqlError, closest, error, warning
+from dpsql.core.errors import Diagnostic, DpsqlError, closest, error
 from dpsql.core.graph import breadth_first
-from dpsql.core.lineage import Col, ModelLineage
+from dpsql.core.lineage import ROWS, Col, ModelLineage, rows_of
 from dpsql.core.project import Column, CompiledProject
 from dpsql.core.runtime import collector_paused
-from dpsql.lineage.model import untraced
+from dpsql.lineage.model import incomplete_warning, untraced
 
 log = logging.getLogger("dpsql")
 
@@ -81,6 +81,9 @@ class LineageGraph:
     product_edges: tuple[ProductEdge, ...]
     aliases: Mapping[str, RelKey] = field(repr=False)  # every accepted spelling of a relation
     types: Mapping[Col, str] = field(repr=False)  # the DuckDB type of every known column
+    # relations of models whose lineage is incomplete -> why
+    incomplete: Mapping[RelKey, str] = field(default_factory=lambda: MappingProxyType({}),
+                                             repr=False)
 
     # --- names -------------------------------------------------------------------------------
 
@@ -105,13 +108,15 @@ class LineageGraph:
     # --- walks -------------------------------------------------------------------------------
 
     def walk_columns(self, start: Col, *, upstream: bool, depth: int | None = None,
-                     row_level: bool = False) -> tuple[dict[Col, int], list[Edge]]:
-        """Columns reached from `start` (with their distance) and the edges used."""
+                     direct_only: bool = False) -> tuple[dict[Col, int], list[Edge]]:
+        """Columns (and rows nodes) reached from `start`, with their distance, and the edges
+        used: every edge, or with `direct_only` the value edges only (what a column's own
+        expression reads), not the row-deciding ones."""
         index = self.up if upstream else self.down
 
         def step(col: Col) -> Iterator[tuple[Col, Edge]]:
             for edge in index.get(col, ()):
-                if row_level or not edge.row_level:
+                if not direct_only or not edge.row_level:
                     yield (edge.source if upstream else edge.target), edge
 
         return breadth_first(start, step, depth)
@@ -170,16 +175,9 @@ def _build_graph(compiled: CompiledProject) -> LineageGraph:
             key = (read.schema, read.name)
             rel_up.setdefault(target_key, {})[key] = None
             rel_down.setdefault(key, {})[target_key] = None
-        for out_name, sources in lineage.fields.items():
-            target = Col(rel.schema, rel.name, out_name)
-            for source, subtypes in sources.items():
-                edge = Edge(source, target, subtypes, mid)
-                up.setdefault(target, []).append(edge)
-                down.setdefault(source, []).append(edge)
-            for source, subtypes in lineage.dataset.items():
-                edge = Edge(source, target, subtypes, mid, row_level=True)
-                up.setdefault(target, []).append(edge)
-                down.setdefault(source, []).append(edge)
+        for edge in _model_edges(mid, lineage):
+            up.setdefault(edge.target, []).append(edge)
+            down.setdefault(edge.source, []).append(edge)
     aliases = _aliases(compiled, owners)
     return LineageGraph(
         compiled=compiled,
@@ -194,7 +192,26 @@ def _build_graph(compiled: CompiledProject) -> LineageGraph:
         aliases=MappingProxyType(aliases),
         types=MappingProxyType({Col(key[0], key[1], c.name): c.type
                                 for key, cols in columns.items() for c in cols}),
+        incomplete=MappingProxyType({
+            (lin.relation.schema, lin.relation.name): "; ".join(lin.problems)
+            for lin in lineages.values() if lin.problems}),
     )
+
+
+def _model_edges(mid: str, lineage: ModelLineage) -> Iterator[Edge]:
+    """Value edges into each output column; row-level edges into each column from what decides
+    the rows it sits in, and into the model's rows node from what decides which rows exist."""
+    rel = lineage.relation
+    for out_name, sources in lineage.fields.items():
+        target = Col(rel.schema, rel.name, out_name)
+        for source, subtypes in sources.items():
+            yield Edge(source, target, subtypes, mid)
+        rows = lineage.row_fields.get(out_name, lineage.dataset)
+        for source, subtypes in rows.items():
+            yield Edge(source, target, subtypes, mid, row_level=True)
+    rows_node = rows_of(rel.schema, rel.name)
+    for source, subtypes in lineage.rows.items():
+        yield Edge(source, rows_node, subtypes, mid, row_level=True)
 
 
 def _owners(compiled: CompiledProject
@@ -295,7 +312,7 @@ def resolve_target(graph: LineageGraph, text: str) -> Target:
     key = graph.aliases.get(head) if head else None
     if key is not None:
         names = [c.name for c in graph.columns.get(key, ())]
-        if last in names:
+        if last in names or last == ROWS:
             col = Col(key[0], key[1], last)
             return Target("column", graph.name(col), product=graph.product_of(key),
                           relation=key, column=col)
@@ -326,15 +343,11 @@ def _unknown(message: str, name: str, options: list[str], fallback: str) -> Dpsq
     return DpsqlError(error("DP501", message, None, hint))
 
 
-def lineage_diagnostics(graph: LineageGraph) -> list[Diagnostic]:
-    """A warning (DP502) for each model whose column lineage could not be traced in full."""
-    out = []
-    for mid, lineage in graph.lineages.items():
-        if lineage.problems:
-            model = graph.compiled.models[mid]
-            out.append(warning(
-                "DP502", f"column lineage of `{mid}` is incomplete: "
-                + "; ".join(lineage.problems), model.location(),
-                "lineage needs every column qualified; name columns explicitly instead of "
-                "`*` from table functions, and avoid COLUMNS(...)"))
-    return out
+def lineage_diagnostics(graph: LineageGraph, models: Iterable[str] | None = None
+                        ) -> list[Diagnostic]:
+    """A warning (DP502) for each model (of `models`, else all) whose column lineage could not
+    be traced in full."""
+    wanted = None if models is None else set(models)
+    return [incomplete_warning(graph.compiled.models[mid], lineage)
+            for mid, lineage in graph.lineages.items()
+            if lineage.problems and (wanted is None or mid in wanted)]

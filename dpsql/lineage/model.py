@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from dpsql.core.errors import Diagnostic, warning
 from dpsql.core.lineage import Col, Frozen, ModelLineage
 from dpsql.lineage.trace import trace
 
 if TYPE_CHECKING:
-    from dpsql.core.project import CompiledModel
+    from dpsql.core.project import CompiledModel, CompiledProject
 
 log = logging.getLogger("dpsql")
 
@@ -75,3 +76,18 @@ def lineage_from_data(model: CompiledModel, data: Mapping[str, Any]) -> ModelLin
     return ModelLineage(model.id, model.relation, MappingProxyType(fields),
                         frozen(data["dataset"]), tuple(data["problems"]),
                         MappingProxyType(row_fields), frozen(data.get("rows", ())))
+
+
+def incomplete_warning(model: CompiledModel, lineage: ModelLineage) -> Diagnostic:
+    """DP502: the model's column lineage could not be traced in full."""
+    return warning(
+        "DP502", f"column lineage of `{model.id}` is incomplete: " + "; ".join(lineage.problems),
+        model.location(), "lineage needs every column qualified; name columns explicitly instead "
+        "of `*` from table functions, and avoid COLUMNS(...)")
+
+
+def lineage_warnings(compiled: CompiledProject) -> list[Diagnostic]:
+    """DP502 for every model whose lineage is incomplete (`dpsql check`)."""
+    return [incomplete_warning(m, m.lineage) for mid in compiled.order
+            if (m := compiled.models.get(mid)) is not None and m.lineage is not None
+            and m.lineage.problems]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from dpsql.core.graph import distances
-from dpsql.core.lineage import Col, is_direct
+from dpsql.core.lineage import Col, is_direct, rows_of
 from dpsql.lineage.graph import Edge, LineageGraph, RelKey, Target
 
 
@@ -26,6 +26,8 @@ class Node:
     distance: int = 0
     relation: str = ""  # for columns: the relation's name (product.port / product.model / ...)
     info: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    incomplete: str = ""  # columns: why the lineage through this column is not known in full
+    possibly: bool = False  # downstream: reached only through a model whose lineage is incomplete
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Subgraph:
     upstream: bool = True
     downstream: bool = True
     depth: int | None = None
-    row_level: bool = False
+    row_level: bool = True  # row-deciding links are followed (all but --direct-only)
     notes: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()  # every domain of the workspace: colours stay the same
 
@@ -56,7 +58,8 @@ class Subgraph:
 
 
 def ask(graph: LineageGraph, target: Target | None, *, upstream: bool = True,
-        downstream: bool = True, depth: int | None = None, row_level: bool = False) -> Subgraph:
+        downstream: bool = True, depth: int | None = None, direct_only: bool = False
+        ) -> Subgraph:
     """The lineage of a target (the product graph of the workspace when there is none)."""
     if target is None:
         sub = workspace(graph)
@@ -68,7 +71,7 @@ def ask(graph: LineageGraph, target: Target | None, *, upstream: bool = True,
         sub = relation_lineage(graph, target.relation, upstream, downstream, depth)
     else:
         assert target.column is not None
-        sub = column_lineage(graph, target.column, upstream, downstream, depth, row_level)
+        sub = column_lineage(graph, target.column, upstream, downstream, depth, direct_only)
     domains = sorted({p.spec.domain for p in graph.compiled.project.products})
     return replace(sub, domains=tuple(domains))
 
@@ -182,31 +185,83 @@ def column_node(graph: LineageGraph, col: Col, distance: int = 0) -> Node:
     owner = graph.owners.get(key)
     role = ("port" if owner.port else owner.kind if owner.is_raw else "model") if owner else "table"
     product = owner.product if owner else col.schema
+    incomplete = graph.incomplete.get(key, "")
+    if col.is_rows:
+        return Node(graph.name(col), "rows", product, graph.domain(product), "(rows)",
+                    "which rows exist", role, distance, graph.label(key), incomplete=incomplete)
     return Node(graph.name(col), "column", product, graph.domain(product), col.column,
-                graph.column_type(col), role, distance, graph.label(key))
+                graph.column_type(col), role, distance, graph.label(key), incomplete=incomplete)
 
 
 def column_lineage(graph: LineageGraph, col: Col, upstream: bool, downstream: bool,
-                   depth: int | None, row_level: bool = False) -> Subgraph:
+                   depth: int | None, direct_only: bool = False) -> Subgraph:
     distances: dict[Col, int] = {col: 0}
     edges: list[Edge] = []
+    possibly: set[Col] = set()
     for wanted, is_up, sign in ((upstream, True, -1), (downstream, False, 1)):
         if wanted:
-            seen, used = graph.walk_columns(col, upstream=is_up, depth=depth, row_level=row_level)
+            seen, used = graph.walk_columns(col, upstream=is_up, depth=depth,
+                                            direct_only=direct_only)
             for other, steps in seen.items():
                 distances.setdefault(other, sign * steps)
             edges.extend(used)
-    nodes = tuple(column_node(graph, c, d) for c, d in distances.items())
+            if not is_up and depth is None:
+                possibly = _possibly_affected(graph, set(seen), direct_only)
+                for other in possibly:
+                    distances.setdefault(other, 1)
+    nodes = tuple(replace(column_node(graph, c, d), possibly=c in possibly)
+                  for c, d in distances.items())
     links = tuple(merge_links(graph, edges))
     notes: list[str] = []
-    if upstream and not any(e.target == col and not e.row_level for e in graph.up.get(col, ())):
+    if upstream and not graph.up.get(col):
         owner = graph.owners.get((col.schema, col.name))
-        if owner is not None and owner.model:
-            notes.append("no input column flows into this column (a constant or count(*)); "
-                         "--row-level shows the columns that filter, join, group or sort "
-                         "its rows")
+        if owner is not None and owner.model and not col.is_rows:
+            notes.append("no input column flows into this column or decides its rows")
+    if possibly:
+        notes.append(f"{len(possibly)} columns are possibly affected: they are computed by models "
+                     "whose lineage is incomplete (DP502) from something reached here")
     return Subgraph("column", graph.name(col), nodes, links, upstream, downstream, depth,
-                    row_level, tuple(notes))
+                    not direct_only, tuple(notes))
+
+
+def _possibly_affected(graph: LineageGraph, reached: set[Col], direct_only: bool) -> set[Col]:
+    """Columns of models with incomplete lineage that read a relation reached, and whatever is
+    computed from them: their dependence cannot be ruled out."""
+    readers: dict[RelKey, list[RelKey]] = {}
+    for target, sources in graph.rel_up.items():
+        if target in graph.incomplete:
+            for source in sources:
+                readers.setdefault(source, []).append(target)
+    found: set[Col] = set()
+    relations = {(c.schema, c.name) for c in reached}
+    todo = list(relations)
+    while todo:
+        key = todo.pop()
+        for reader in readers.get(key, ()):
+            columns = [Col(reader[0], reader[1], c.name) for c in graph.columns.get(reader, ())]
+            for start in [*columns, rows_of(*reader)]:
+                if start in found or start in reached:
+                    continue
+                seen, _ = graph.walk_columns(start, upstream=False, direct_only=direct_only)
+                for other in seen:
+                    if other not in reached and other not in found:
+                        found.add(other)
+                        if (other.schema, other.name) not in relations:
+                            relations.add((other.schema, other.name))
+                            todo.append((other.schema, other.name))
+    return found
+
+
+def concerning(graph: LineageGraph, sub: Subgraph) -> list[str]:
+    """The models whose lineage a subgraph shows (for the warnings that concern it)."""
+    keys: set[RelKey] = set()
+    for node in sub.nodes:
+        key = graph.aliases.get(node.relation or node.id)
+        if key is not None:
+            keys.add(key)
+        elif node.kind == "product":
+            keys.update(k for k, o in graph.owners.items() if o.product == node.id)
+    return [o.model for k in keys if (o := graph.owners.get(k)) is not None and o.model]
 
 
 def merge_links(graph: LineageGraph, edges: Iterable[Edge]) -> list[Link]:
@@ -230,5 +285,5 @@ def _subtype_order(subtype: str) -> tuple[int, str]:
 def ends(sub: Subgraph) -> tuple[list[Node], list[Node]]:
     """Raw inputs reached upstream, and ports reached downstream (for summaries)."""
     raw = [n for n in sub.nodes if n.distance < 0 and n.role in ("file", "table")]
-    ports = [n for n in sub.nodes if n.distance > 0 and n.role == "port"]
+    ports = [n for n in sub.nodes if n.distance > 0 and n.role == "port" and n.kind != "rows"]
     return raw, ports
