@@ -73,8 +73,8 @@ KNOWN: tuple[Known, ...] = (
           "s.customers.customer_id",
           "sqlglot is wrong: it resolves the recursive branch's `r.id` to the anchor's select "
           "but looks its column up among the recursive branch's sources, so it ends at a "
-          "Placeholder; dpsql agrees only because the branch copies `id` (it reads the anchor "
-          "alone: the recursive branch is not traced yet)"),
+          "Placeholder; dpsql traces both branches to a fixed point (the recursive branch "
+          "copies `id`)"),
     Known("cases/a table function has no traced inputs", "n",
           "table function RANGE(0, 3)",
           NONE,
