@@ -40,4 +40,4 @@ def _trace(shared: tuple[Trees, MappingSchema, dict[str, CompiledModel]], mid: s
     model = models[mid]
     qualified = sqlmod.qualify_columns(trees.of(model), mapping, copy=False)
     trees.drop(mid)
-    return lineage_to_data(model_lineage(model, qualified))
+    return lineage_to_data(model_lineage(model, qualified, mapping))

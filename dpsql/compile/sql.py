@@ -65,6 +65,8 @@ def parse_query(sql: str) -> exp.Query:
     if len(statements) != 1:
         raise SqlProblem(f"a model holds one SELECT; found {len(statements)} statements", 1, 1)
     tree = statements[0]
+    if isinstance(tree, exp.Pivot):  # DuckDB's bare PIVOT / UNPIVOT statement: a query too
+        tree = exp.select("*").from_(exp.Subquery(this=tree))
     if not isinstance(tree, exp.Query):
         raise SqlProblem(f"a model holds one SELECT; found {tree.key.upper()}", 1, 1)
     return tree

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
+from sqlglot.schema import Schema
 
 from dpsql.core.errors import Diagnostic, warning
 from dpsql.core.lineage import Col, Frozen, ModelLineage
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dpsql")
 
 # what a traced model's cached lineage looks like; a new value retraces every model
-LINEAGE_FORMAT = "lineage-2"
+LINEAGE_FORMAT = "lineage-3"
 
 
 def untraced(model: CompiledModel, reason: str) -> ModelLineage:
@@ -27,13 +28,16 @@ def untraced(model: CompiledModel, reason: str) -> ModelLineage:
                         (reason,))
 
 
-def model_lineage(model: CompiledModel, qualified: exp.Query | None) -> ModelLineage:
-    """The column lineage of one model from its qualified tree (read, never changed)."""
+def model_lineage(model: CompiledModel, qualified: exp.Query | None,
+                  schema: Schema | None = None) -> ModelLineage:
+    """The column lineage of one model from its qualified tree (read, never changed);
+    `schema` holds the columns of what it reads."""
     if qualified is None:
         return untraced(model, "its columns are unknown" if model.columns is None
                         else "sqlglot could not qualify its columns")
     try:
-        found = trace(qualified)
+        found = trace(qualified, schema,
+                      [c.name for c in model.columns] if model.columns is not None else None)
     except Exception as exc:  # a query shape sqlglot's scopes do not support
         log.info("lineage: cannot trace %s: %s", model.id, exc)
         return untraced(model, f"its query cannot be traced ({type(exc).__name__})")

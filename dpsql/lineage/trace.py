@@ -30,12 +30,14 @@ The tree is the model's tree qualified by the compile's lineage pass; this modul
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from sqlglot import exp
+from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
+from sqlglot.schema import Schema
 
 from dpsql.core.lineage import (
     AGGREGATION,
@@ -51,6 +53,7 @@ from dpsql.core.lineage import (
     Frozen,
     rows_of,
 )
+from dpsql.lineage.expand import Projection, Unknown, pivot_of, pivot_result, projections
 from dpsql.lineage.scopes import RowsSoFar, ScopeResult, Sources, freeze, merge, push, set_operation
 
 log = logging.getLogger("dpsql")
@@ -65,12 +68,34 @@ class _Tracer:
         self._windows: dict[str, exp.Expr] = {}  # named windows of the select being traced
         self._sink: Sources | None = None  # collects what decides the rows of what is walked
         self._unresolved = False  # a recursive CTE read itself before it was traced
+        self._schema: Schema | None = None  # the columns of the relations read, when known
+        self._names: Sequence[str] | None = None  # the output names DuckDB describes
+        self._root: Scope | None = None
+
+    def result_of(self, scope: Scope) -> ScopeResult | None:
+        return self.results.get(id(scope))
+
+    def _subquery_result(self, query: exp.Query) -> ScopeResult | None:
+        """A query sqlglot's scopes do not reach (inside PIVOT), qualified and traced apart."""
+        try:
+            qualified = qualify(query.copy(), schema=self._schema, dialect="duckdb",
+                                validate_qualify_columns=False, quote_identifiers=False,
+                                identify=False)
+        except Exception as exc:  # sqlglot raises several types
+            self.problems.append(f"a query inside PIVOT cannot be qualified ({type(exc).__name__})")
+            return None
+        inner = _Tracer()
+        inner._schema = self._schema
+        result = inner.run(qualified) if isinstance(qualified, exp.Query) else None
+        self.problems.extend(inner.problems)
+        return result
 
     def run(self, tree: exp.Query) -> ScopeResult | None:
         root = build_scope(tree)
         if root is None:
             self.problems.append("the query has no scope sqlglot can analyse")
             return None
+        self._root = root
         scopes = list(root.traverse())
         for scope in scopes:
             self.results[id(scope)] = self._scope(scope)
@@ -118,7 +143,24 @@ class _Tracer:
         branches = [self.results.get(id(s)) for s in scope.set_operation_scopes]
         return set_operation(node, [b for b in branches if b is not None], self.problems)
 
+    def _projections(self, scope: Scope, select: exp.Select) -> list[Projection]:
+        try:
+            return list(projections(scope, select, self._schema, self.result_of))
+        except Unknown as exc:
+            self.problems.append(f"the select list cannot be expanded: {exc}")
+            return [(p.alias_or_name, p.this if isinstance(p, exp.Alias) else p, IDENTITY)
+                    for p in select.expressions if not isinstance(p.this, exp.Star)]
+
     def _select(self, scope: Scope, select: exp.Select) -> ScopeResult:
+        pivot = pivot_of(select)
+        if pivot is not None:
+            try:
+                return pivot_result(pivot, scope, self._names if scope is self._root else None,
+                                    self._schema, self.result_of, self._subquery_result,
+                                    self.problems)
+            except Unknown as exc:
+                self.problems.append(f"a PIVOT or UNPIVOT cannot be traced: {exc}")
+                return ScopeResult([], [])
         self._windows = {w.name: w for w in select.args.get("windows") or ()}
         rows = RowsSoFar()
         self._from_rows(scope, select, rows)
@@ -130,16 +172,14 @@ class _Tracer:
         columns: list[Sources] = []
         col_rows: list[Sources] = []
         aliases: dict[str, Sources] = {}
-        for projection in select.expressions:
-            name = projection.alias_or_name
-            body = projection.this if isinstance(projection, exp.Alias) else projection
+        for name, body, start in self._projections(scope, select):
             out: Sources = {}
             own: Sources = {}
             self._sink = own
             if isinstance(body, exp.Star):
                 self.problems.append("a `*` was left unexpanded (the columns it reads are unknown)")
             else:
-                self._walk(body, _start(body), scope, aliases, out)
+                self._walk(body, start, scope, aliases, out)
             self._sink = None
             read = {c.table for c in body.find_all(exp.Column) if c.table}
             for sided_aliases, sources in rows.sided:
@@ -372,12 +412,6 @@ class _Tracer:
 _ONE_ROW = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
 
 
-def _start(body: exp.Expr) -> str:
-    while isinstance(body, exp.Paren):
-        body = body.this
-    return IDENTITY if isinstance(body, exp.Column) else TRANSFORMATION
-
-
 @dataclass(frozen=True)
 class Traced:
     """One query's lineage: per output column its value sources and what decides its rows."""
@@ -390,8 +424,12 @@ class Traced:
     problems: list[str]
 
 
-def trace(tree: exp.Query) -> Traced:
+def trace(tree: exp.Query, schema: Schema | None = None, names: Sequence[str] | None = None
+          ) -> Traced:
+    """Trace a qualified query; `schema` (the columns of what it reads) and `names` (its output
+    names as DuckDB describes them) let COLUMNS(...), a struct's `s.*` and PIVOT be expanded."""
     tracer = _Tracer()
+    tracer._schema, tracer._names = schema, names
     result = tracer.run(tree)
     empty: Frozen = MappingProxyType({})
     if result is None:
