@@ -71,9 +71,27 @@ class _Tracer:
         self._schema: Schema | None = None  # the columns of the relations read, when known
         self._names: Sequence[str] | None = None  # the output names DuckDB describes
         self._root: Scope | None = None
+        self._by_query: dict[int, ScopeResult] = {}  # id of a scope's query -> its result
+        self._recursive: dict[int, ScopeResult] = {}  # id of an anchor -> its recursive CTE
+
+    def _record(self, scope: Scope) -> None:
+        result = self.results[id(scope)] = self._scope(scope)
+        self._by_query[id(scope.expression)] = result
+        if scope.is_cte and isinstance(scope.expression, exp.SetOperation):
+            # WITH RECURSIVE: the self-reference stands for the first branch; it reads the
+            # whole CTE, traced again until nothing changes
+            for branch in scope.set_operation_scopes[:1]:
+                self._recursive[id(branch.expression)] = result
 
     def result_of(self, scope: Scope) -> ScopeResult | None:
-        return self.results.get(id(scope))
+        """A scope's result; a recursive CTE's self-reference is a scope of its own, found by
+        the query it stands for."""
+        found = self.results.get(id(scope))
+        if found is None:
+            key = id(scope.expression)
+            found = self._recursive.get(key) or self._by_query.get(key)
+            self._unresolved = True  # a recursive CTE: another pass until nothing changes
+        return found
 
     def _subquery_result(self, query: exp.Query) -> ScopeResult | None:
         """A query sqlglot's scopes do not reach (inside PIVOT), qualified and traced apart."""
@@ -98,13 +116,13 @@ class _Tracer:
         self._root = root
         scopes = list(root.traverse())
         for scope in scopes:
-            self.results[id(scope)] = self._scope(scope)
+            self._record(scope)
         passes = 0
         while self._unresolved and passes < 8:  # a recursive CTE: trace it to a fixed point
             before = [r.signature() for r in self.results.values()]
             self._unresolved = False
             for scope in scopes:
-                self.results[id(scope)] = self._scope(scope)
+                self._record(scope)
             passes += 1
             if [r.signature() for r in self.results.values()] == before:
                 break
@@ -165,7 +183,7 @@ class _Tracer:
         rows = RowsSoFar()
         self._from_rows(scope, select, rows)
         for _name, (_node, source) in scope.selected_sources.items():
-            child = self.results.get(id(source)) if isinstance(source, Scope) else None
+            child = self.result_of(source) if isinstance(source, Scope) else None
             if child is not None:  # the row-level inputs of what is read stay row-level here
                 merge(rows.dataset, child.rows)
         names: list[str] = []
@@ -221,7 +239,7 @@ class _Tracer:
         source = entry[1] if entry else None
         out: Sources = {}
         if isinstance(source, Scope):
-            child = self.results.get(id(source))
+            child = self.result_of(source)
             if child is None:
                 self._unresolved = True
             else:
@@ -369,7 +387,7 @@ class _Tracer:
             source = outer.sources.get(table)
             outer = outer.parent
         if isinstance(source, Scope):
-            child = self.results.get(id(source))
+            child = self.result_of(source)
             if child is None:  # a recursive CTE reading itself: traced again once it is known
                 self._unresolved = True
                 return

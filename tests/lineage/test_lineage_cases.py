@@ -13,7 +13,7 @@ from sqlglot.schema import MappingSchema
 
 from dpsql.compile.sql import parse_query, qualify_columns
 from dpsql.core.lineage import DIRECT_SUBTYPES, INDIRECT_SUBTYPES, Frozen
-from dpsql.lineage.trace import trace_query
+from dpsql.lineage.trace import trace, trace_query
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "lineage" / "cases.yml"
 DOC = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
@@ -48,7 +48,11 @@ def test_lineage_case(case: dict[str, Any]) -> None:
     tree = parse_query(case["sql"])
     qualified = qualify_columns(tree, SCHEMA)
     assert qualified is not None, "sqlglot could not qualify the case"
-    names, columns, rows, problems = trace_query(qualified)
+    if case.get("schema_needed"):  # COLUMNS(...), struct .*: the tracer needs the columns
+        found = trace(qualified, SCHEMA)
+        names, columns, rows, problems = found.names, found.columns, found.dataset, found.problems
+    else:
+        names, columns, rows, problems = trace_query(qualified)
     if case.get("problems"):
         assert problems
         return
@@ -57,6 +61,10 @@ def test_lineage_case(case: dict[str, Any]) -> None:
     want = {name: _expected(edges) for name, edges in case["fields"].items()}
     assert got == want
     assert _edges(rows) == _expected(case.get("dataset"))
+    if "row_fields" in case:  # what decides the rows of each column (rows nodes: `s.t.*`)
+        found = trace(qualified, SCHEMA)
+        got_rows = {n: _edges(r) for n, r in zip(found.names, found.col_rows, strict=True)}
+        assert got_rows == {n: _expected(e) for n, e in case["row_fields"].items()}
 
 
 def test_tracing_leaves_the_tree_untouched() -> None:
