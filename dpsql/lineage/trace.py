@@ -40,39 +40,30 @@ from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import Schema
 
 from dpsql.core.lineage import (
-    AGGREGATION,
-    CONDITIONAL,
     FILTER,
     GROUP_BY,
     IDENTITY,
     JOIN,
     SORT,
     TRANSFORMATION,
-    WINDOW,
-    Col,
     Frozen,
     rows_of,
 )
 from dpsql.lineage.expand import Projection, Unknown, pivot_of, pivot_result, projections
-from dpsql.lineage.scopes import RowsSoFar, ScopeResult, Sources, freeze, merge, push, set_operation
+from dpsql.lineage.scopes import RowsSoFar, ScopeResult, Sources, freeze, merge, set_operation
+from dpsql.lineage.walk import ExpressionWalker
 
 log = logging.getLogger("dpsql")
 
 
-class _Tracer:
+class _Tracer(ExpressionWalker):
     """Walks the scopes of one query, children first, and records each scope's result."""
 
     def __init__(self) -> None:
-        self.results: dict[int, ScopeResult] = {}
-        self.problems: list[str] = []
-        self._windows: dict[str, exp.Expr] = {}  # named windows of the select being traced
-        self._sink: Sources | None = None  # collects what decides the rows of what is walked
-        self._unresolved = False  # a recursive CTE read itself before it was traced
+        super().__init__()
         self._schema: Schema | None = None  # the columns of the relations read, when known
         self._names: Sequence[str] | None = None  # the output names DuckDB describes
         self._root: Scope | None = None
-        self._by_query: dict[int, ScopeResult] = {}  # id of a scope's query -> its result
-        self._recursive: dict[int, ScopeResult] = {}  # id of an anchor -> its recursive CTE
 
     def _record(self, scope: Scope) -> None:
         result = self.results[id(scope)] = self._scope(scope)
@@ -82,16 +73,6 @@ class _Tracer:
             # whole CTE, traced again until nothing changes
             for branch in scope.set_operation_scopes[:1]:
                 self._recursive[id(branch.expression)] = result
-
-    def result_of(self, scope: Scope) -> ScopeResult | None:
-        """A scope's result; a recursive CTE's self-reference is a scope of its own, found by
-        the query it stands for."""
-        found = self.results.get(id(scope))
-        if found is None:
-            key = id(scope.expression)
-            found = self._recursive.get(key) or self._by_query.get(key)
-            self._unresolved = True  # a recursive CTE: another pass until nothing changes
-        return found
 
     def _subquery_result(self, query: exp.Query) -> ScopeResult | None:
         """A query sqlglot's scopes do not reach (inside PIVOT), qualified and traced apart."""
@@ -295,140 +276,6 @@ class _Tracer:
             self._sink = None
             limited = select.args.get("limit") is not None or select.args.get("offset") is not None
             rows.add(ordered, everywhere=limited)  # without LIMIT, order does not pick rows
-
-    # --- one expression ----------------------------------------------------------------------
-
-    def _walk(self, node: exp.Expr | None, ctx: str, scope: Scope,
-              aliases: Mapping[str, Sources], out: Sources) -> None:
-        if node is None:
-            return
-        if isinstance(node, exp.Column):
-            self._column(node, ctx, scope, aliases, out)
-            return
-        if isinstance(node, exp.Query):
-            while isinstance(node, exp.Subquery):
-                node = node.this
-            self._subquery(node, ctx, scope, out)
-            return
-        if isinstance(node, exp.Window):
-            self._window(node, ctx, scope, aliases, out)
-            return
-        if isinstance(node, exp.Filter):  # sum(x) filter (where y > 0)
-            self._walk(node.this, ctx, scope, aliases, out)
-            self._walk(node.expression, push(ctx, FILTER), scope, aliases, out)
-            return
-        if isinstance(node, exp.Case | exp.If):
-            self._conditional(node, ctx, scope, aliases, out)
-            return
-        if isinstance(node, exp.Grouping):  # grouping(a): which grouping set the row is in
-            for arg in node.iter_expressions():
-                self._walk(arg, push(ctx, GROUP_BY), scope, aliases, out)
-            return
-        if isinstance(node, exp.Order):  # string_agg(x, ',' order by y), list(x order by y)
-            self._walk(node.this, ctx, scope, aliases, out)
-            for item in node.expressions:
-                self._walk(item, push(ctx, SORT), scope, aliases, out)
-            return
-        if isinstance(node, exp.ArgMax | exp.ArgMin):  # arg_max(x, y): y orders, x is taken
-            agg = push(ctx, AGGREGATION)
-            self._walk(node.this, agg, scope, aliases, out)
-            self._walk(node.expression, push(agg, SORT), scope, aliases, out)
-            return
-        if isinstance(node, exp.AggFunc) and not isinstance(node, _ONE_ROW):
-            ctx = push(ctx, AGGREGATION)
-        for child in node.iter_expressions():
-            self._walk(child, ctx, scope, aliases, out)
-
-    def _window(self, node: exp.Window, ctx: str, scope: Scope, aliases: Mapping[str, Sources],
-                out: Sources) -> None:
-        self._walk(node.this, ctx, scope, aliases, out)
-        inner = push(ctx, WINDOW)
-        specs: list[exp.Expr] = [node]
-        named = node.args.get("alias")
-        if isinstance(named, exp.Identifier) and named.name in self._windows:
-            specs.append(self._windows[named.name])  # `over w`, `window w as (...)`
-        for spec in specs:
-            for part in spec.args.get("partition_by") or ():
-                self._walk(part, inner, scope, aliases, out)
-            if spec.args.get("order") is not None:
-                self._walk(spec.args["order"], inner, scope, aliases, out)
-
-    def _conditional(self, node: exp.Case | exp.If, ctx: str, scope: Scope,
-                     aliases: Mapping[str, Sources], out: Sources) -> None:
-        cond = push(ctx, CONDITIONAL)
-        if isinstance(node, exp.If):
-            self._walk(node.this, cond, scope, aliases, out)
-            for key in ("true", "false"):
-                if node.args.get(key) is not None:
-                    self._walk(node.args[key], ctx, scope, aliases, out)
-            return
-        if node.this is not None:
-            self._walk(node.this, cond, scope, aliases, out)
-        for branch in node.args.get("ifs") or ():
-            self._walk(branch.this, cond, scope, aliases, out)
-            if branch.args.get("true") is not None:
-                self._walk(branch.args["true"], ctx, scope, aliases, out)
-        if node.args.get("default") is not None:
-            self._walk(node.args["default"], ctx, scope, aliases, out)
-
-    def _column(self, column: exp.Column, ctx: str, scope: Scope,
-                aliases: Mapping[str, Sources], out: Sources) -> None:
-        table = column.table
-        if not table:
-            found = aliases.get(column.name)
-            if found is not None:  # `order by total`, `distinct on (a)`: a name of this select
-                merge(out, found, ctx)
-            else:
-                log.debug("lineage: column %s has no source", column.sql())
-            return
-        source = scope.sources.get(table)
-        outer = scope.parent
-        while source is None and outer is not None:  # a correlated subquery reads outer names
-            source = outer.sources.get(table)
-            outer = outer.parent
-        if isinstance(source, Scope):
-            child = self.result_of(source)
-            if child is None:  # a recursive CTE reading itself: traced again once it is known
-                self._unresolved = True
-                return
-            sources = child.by_name.get(column.name, child.default)
-            if sources is None:
-                self.problems.append(f"`{table}.{column.name}` cannot be traced")
-                return
-            merge(out, sources, ctx)
-            if self._sink is not None:
-                merge(self._sink, child.rows_by_name.get(column.name, child.row_set))
-        elif isinstance(source, exp.Table) and isinstance(source.this, exp.Identifier):
-            col = Col(source.db or "main", source.name, column.name)
-            bucket = out.get(col)
-            if bucket is None:
-                bucket = out[col] = set()
-            bucket.add(ctx)
-            if self._sink is not None:
-                merge(self._sink, {rows_of(col.schema, col.name): {FILTER}})
-        elif isinstance(source, exp.Table) and isinstance(source.this, exp.Expr):
-            self._walk(source.this, push(ctx, TRANSFORMATION), scope, {}, out)  # range(o.n)
-        else:
-            log.debug("lineage: %s reads a table function or an unknown source", column.sql())
-
-    def _subquery(self, node: exp.Expr, ctx: str, scope: Scope, out: Sources) -> None:
-        for child in scope.subquery_scopes:
-            if child.expression is node:
-                result = self.results.get(id(child))
-                if result is not None:
-                    # a scalar subquery gives its one column; EXISTS and IN read all of it
-                    merge(out, result.everything(0 if len(result.columns) == 1 else None), ctx)
-                    if self._sink is not None:
-                        merge(self._sink, result.row_set)
-                        for rows in result.col_rows:
-                            merge(self._sink, rows)
-                return
-        log.debug("lineage: subquery without a scope in %s", node.sql()[:80])
-
-
-# window functions that take the value of one other row: a transformation, not an aggregation
-_ONE_ROW = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
-
 
 @dataclass(frozen=True)
 class Traced:
