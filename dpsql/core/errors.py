@@ -26,7 +26,7 @@ class Location:
     def render(self, base: Path | None = None) -> str:
         path = self.path
         if base is not None:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
                 path = path.resolve().relative_to(base.resolve())
         text = str(path)
         if self.line:
@@ -115,7 +115,7 @@ def raise_if_errors(diagnostics: Iterable[Diagnostic]) -> None:
 
 # The catalogue of codes. Documented in docs/diagnostics.md; a test keeps the two in step.
 CODES: dict[str, str] = {
-    "DP001": "YAML file cannot be parsed",
+    "DP001": "a workspace file cannot be read: YAML that does not parse, or not UTF-8 text",
     "DP002": "unknown key in a YAML file",
     "DP003": "missing or invalid value in a YAML file",
     "DP004": "duplicate product name",

@@ -66,6 +66,11 @@ class ProductSpec:
     inputs: tuple[InputSpec, ...]
     outputs: tuple[OutputSpec, ...]
     location: Location
+    keys: KeyMap | None = field(default=None, compare=False, repr=False)  # where each key is
+
+    def key_location(self, key: str) -> Location:
+        """Where `key:` is written in product.yml (else the top of the file)."""
+        return self.keys.key(key) if self.keys is not None else self.location
 
     def input(self, name: str) -> InputSpec | None:
         return next((i for i in self.inputs if i.name == name), None)

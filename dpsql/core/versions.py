@@ -19,9 +19,16 @@ class Version:
         return f"{self.major}.{self.minor}.{self.patch}"
 
 
+def _text(value: object) -> str:
+    """A version is text: YAML reads `1.10` as the number 1.1, so a number is refused."""
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is a {type(value).__name__}, not a version text: quote it")
+    return value.strip()
+
+
 def parse_version(text: str) -> Version:
     """Parse '1', '1.2' or '1.2.3' (pre-release and build suffixes are ignored)."""
-    match = _VERSION.match(str(text).strip())
+    match = _VERSION.match(_text(text))
     if not match:
         raise ValueError(f"{text!r} is not a version like 1.2.0")
     major, minor, patch = (int(g) if g is not None else 0 for g in match.groups())
@@ -59,7 +66,7 @@ class VersionRange:
 
 def parse_range(text: str) -> VersionRange:
     """Parse a range; terms are joined by commas or spaces and must all hold."""
-    raw = str(text).strip()
+    raw = _text(text)
     if not raw:
         raise ValueError("empty version range")
     tokens = [t for t in re.split(r"[,\s]+", re.sub(r"(>=|<=|==|[<>=^~])\s+", r"\1", raw)) if t]

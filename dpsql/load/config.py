@@ -17,6 +17,7 @@ from typing import Any
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, closest, error
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 from dpsql.core.versions import Version, parse_range, parse_version
+from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
 
 WORKSPACE_FILE = "dpsql.yml"
@@ -41,14 +42,18 @@ class _Checker:
         self.doc = doc
         self.diagnostics: list[Diagnostic] = []
 
-    def fail(self, message: str, keys: KeyPath, hint: str | None = None) -> None:
+    def fail(self, message: str, keys: KeyPath, hint: str) -> None:
         self.diagnostics.append(error("DP003", message, self.doc.loc(*keys), hint))
 
-    def mapping(self, value: Any, keys: KeyPath, allowed: set[str], what: str) -> dict[str, Any]:
+    def mapping(self, value: Any, keys: KeyPath, allowed: set[str], what: str,
+                example: str = "") -> dict[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.fail(f"{what} must be a mapping of keys to values", keys)
+            found = "a list" if isinstance(value, list) else f"`{_short(value)}`"
+            self.fail(f"{what} must be a mapping of keys to values, not {found}", keys,
+                      f"write {what} as indented `key: value` lines"
+                      + (f", e.g. {example}" if example else f" (keys: {', '.join(sorted(allowed))})"))
             return {}
         for key in value:
             if key not in allowed:
@@ -68,9 +73,23 @@ class _Checker:
                 self.fail(f"`{key}` is required", keys, f"add `{key}: ...` here")
             return default
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            self.fail(f"`{key}` must be a string", (*keys, key))
+            self.fail(f"`{key}` must be text, not {_kind(value)}", (*keys, key),
+                      f"write `{key}:` followed by text; quote it if YAML reads it as something "
+                      "else")
             return default
         return str(value)
+
+    def quoted(self, data: dict[str, Any], key: str, keys: KeyPath, example: str) -> str | None:
+        """A value that must be written as text: YAML reads `1.10` as the number 1.1."""
+        value = data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        written = self.doc.text(*keys, key) or str(value)
+        if not isinstance(value, dict | list):
+            example = written
+        self.fail(f"`{key}: {written}` is read by YAML as {_kind(value)}, not as text", (*keys, key),
+                  f"quote it: `{key}: '{example}'`")
+        return None
 
     def name(self, data: dict[str, Any], key: str, keys: KeyPath, *, required: bool = True,
              default: str = "") -> str:
@@ -78,6 +97,9 @@ class _Checker:
         if value and not _NAME.match(value):
             self.fail(f"`{value}` is not a valid name", (*keys, key),
                       "use letters, digits and underscores, starting with a letter")
+        elif value and (why := reserved_relation_name(value)) is not None:
+            self.fail(f"`{value}` cannot be used as a name: {why}", (*keys, key),
+                      "choose another name")
         return value
 
     def items(self, data: dict[str, Any], key: str, keys: KeyPath) -> list[Any]:
@@ -85,9 +107,31 @@ class _Checker:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.fail(f"`{key}` must be a list", (*keys, key), f"write `{key}:` followed by `- ...` items")
+            self.fail(f"`{key}` must be a list, not {_kind(value)}", (*keys, key),
+                      f"write `{key}:` followed by indented `- ...` items, one per line")
             return []
         return value
+
+
+def _kind(value: Any) -> str:
+    """What YAML made of a value, in words."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text `{_short(value)}`"
+    return f"a {type(value).__name__}"  # dates, timestamps and binary data
+
+
+def _short(value: Any, width: int = 40) -> str:
+    """A value as a message quotes it: one line, cut to `width` characters."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def environment() -> Mapping[str, str]:
@@ -105,16 +149,24 @@ def load_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Work
             "run dpsql in a workspace folder, pass -p/--project-dir, or create one with `dpsql init`"))
     doc = load_yaml(path)
     check = _Checker(doc)
-    data = check.mapping(doc.data, (), _WORKSPACE_KEYS, WORKSPACE_FILE)
+    data = check.mapping(doc.data, (), _WORKSPACE_KEYS, WORKSPACE_FILE,
+                         "`name: shop` and `warehouse: warehouse.duckdb`")
     name = check.name(data, "name", (), required=False, default=_safe_name(root.name))
     warehouse = check.string(data, "warehouse", (), default="warehouse.duckdb")
+    if not warehouse.strip():
+        check.fail("`warehouse` is empty", ("warehouse",),
+                   "name the DuckDB file to build into, e.g. `warehouse: warehouse.duckdb`")
+        warehouse = "warehouse.duckdb"
+    check.string(data, "description", ())
     variables = data.get("vars") or {}
     if not isinstance(variables, dict):
-        check.fail("`vars` must be a mapping of names to values", ("vars",))
+        check.fail(f"`vars` must be a mapping of names to values, not {_kind(variables)}",
+                   ("vars",), "write `vars:` followed by indented `name: value` lines")
         variables = {}
     threads = data.get("threads", 4)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        check.fail("`threads` must be a whole number of at least 1", ("threads",))
+        check.fail(f"`threads` must be a whole number of at least 1, not {_kind(threads)}",
+                   ("threads",), "write the number of models to build at once, e.g. `threads: 4`")
         threads = 1
     if check.diagnostics:
         raise DpsqlError(check.diagnostics)
@@ -134,23 +186,28 @@ def _safe_name(text: str) -> str:
     return name if _NAME.match(name) else f"p_{name}"
 
 
-def load_product(path: Path) -> tuple[ProductSpec | None, list[Diagnostic]]:
-    """Read one product.yml; returns the spec (None if unusable) and every diagnostic found."""
+def load_product(path: Path, catalog: str = "") -> tuple[ProductSpec | None, list[Diagnostic]]:
+    """Read one product.yml; returns the spec (None if unusable) and every diagnostic found.
+
+    `catalog` is the name DuckDB gives the warehouse, which no product may have.
+    """
     try:
         doc = load_yaml(path)
     except DpsqlError as exc:
         return None, list(exc.diagnostics)
     check = _Checker(doc)
-    data = check.mapping(doc.data, (), _PRODUCT_KEYS, PRODUCT_FILE)
+    data = check.mapping(doc.data, (), _PRODUCT_KEYS, PRODUCT_FILE,
+                         "`name: orders` and `version: 1.0.0`")
     folder = path.parent
-    name = check.name(data, "name", (), required=False, default=_safe_name(folder.name))
-    version_text = check.string(data, "version", (), default="0.1.0")
-    try:
-        version = parse_version(version_text)
-    except ValueError as exc:
-        check.fail(str(exc), ("version",), "write a semantic version such as 1.0.0")
-        version = Version(0, 1, 0)
-    tags = tuple(str(t) for t in check.items(data, "tags", ()))
+    name = _product_name(check, data, folder, catalog)
+    version = Version(0, 1, 0)
+    version_text = check.quoted(data, "version", (), "1.0.0")
+    if version_text is not None:
+        try:
+            version = parse_version(version_text)
+        except ValueError as exc:
+            check.fail(str(exc), ("version",), "write a semantic version such as 1.0.0")
+    tags = tuple(str(t) for t in _scalars(check, data, "tags", ()))
     inputs = tuple(
         inp for i, raw in enumerate(check.items(data, "inputs", ()))
         if (inp := _input(check, raw, ("inputs", i), folder)) is not None
@@ -159,8 +216,8 @@ def load_product(path: Path) -> tuple[ProductSpec | None, list[Diagnostic]]:
         out for i, raw in enumerate(check.items(data, "outputs", ()))
         if (out := _output(check, raw, ("outputs", i))) is not None
     )
-    _unique(check, [i.name for i in inputs], ("inputs",), "input")
-    _unique(check, [o.name for o in outputs], ("outputs",), "output port")
+    _unique(check, [(i.name, i.location) for i in inputs], "input")
+    _unique(check, [(o.name, o.location) for o in outputs], "output port")
     spec = ProductSpec(
         name=name,
         path=folder,
@@ -173,22 +230,52 @@ def load_product(path: Path) -> tuple[ProductSpec | None, list[Diagnostic]]:
         inputs=inputs,
         outputs=outputs,
         location=Location(path, 1),
+        keys=doc.key_map(),
     )
     return spec, check.diagnostics
 
 
-def _unique(check: _Checker, names: list[str], keys: KeyPath, what: str) -> None:
-    seen: set[str] = set()
-    for i, name in enumerate(names):
-        if name in seen:
-            check.diagnostics.append(error(
-                "DP005", f"{what} `{name}` is declared twice", check.doc.loc(*keys, i),
-                f"give each {what} its own name"))
-        seen.add(name)
+def _product_name(check: _Checker, data: dict[str, Any], folder: Path, catalog: str) -> str:
+    name = check.name(data, "name", (), required=False, default=_safe_name(folder.name))
+    why = reserved_product_name(name, catalog)
+    if why is not None:
+        named = "name" in data
+        check.fail(f"product name `{name}` cannot be used: {why}", ("name",) if named else (),
+                   "choose another `name:`" if named
+                   else f"the name comes from the folder `{folder.name}`: add another `name:`")
+    return name
+
+
+def _scalars(check: _Checker, data: dict[str, Any], key: str, keys: KeyPath) -> list[Any]:
+    """A list of plain values (`tags: [daily, finance]`)."""
+    found = check.items(data, key, keys)
+    for i, value in enumerate(found):
+        if isinstance(value, dict | list):
+            check.fail(f"each item of `{key}` must be a plain value, not {_kind(value)}",
+                       (*keys, key, i), f"write `{key}: [a, b]`")
+    return [v for v in found if not isinstance(v, dict | list)]
+
+
+def _unique(check: _Checker, names: list[tuple[str, Location]], what: str) -> None:
+    """Names compare ignoring case, as in DuckDB: `Sales` and `sales` are one relation."""
+    seen: dict[str, tuple[str, Location]] = {}
+    for name, where in names:
+        if not name:
+            continue
+        if folded(name) not in seen:
+            seen[folded(name)] = (name, where)
+            continue
+        first = seen[folded(name)]
+        also = f"`{first[0]}`, " if first[0] != name else ""
+        check.diagnostics.append(error(
+            "DP005", f"{what} `{name}` is declared twice (also as {also}line {first[1].line})",
+            where, f"give each {what} its own name; names are compared ignoring case, as in "
+            "DuckDB"))
 
 
 def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec | None:
-    data = check.mapping(raw, keys, _INPUT_KEYS, "an input")
+    data = check.mapping(raw, keys, _INPUT_KEYS, "an input",
+                         "`- name: raw_orders` with `file: ../data/orders.csv` below it")
     if not data:
         return None
     name = check.name(data, "name", keys)
@@ -204,6 +291,8 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
     description = check.string(data, "description", keys)
     if kind == "file":
         rel = check.string(data, "file", keys)
+        if not rel:
+            return None
         file = (folder / rel).resolve()
         fmt = check.string(data, "format", keys) or FILE_FORMATS.get(file.suffix.lower(), "")
         if fmt not in {"csv", "parquet", "json"}:
@@ -218,9 +307,10 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
     product = check.name(data, "product", keys)
     port = check.name(data, "port", keys, required=False, default=name)
     version = None
-    if data.get("version") is not None:
+    version_text = check.quoted(data, "version", keys, "^1")
+    if version_text is not None:
         try:
-            version = parse_range(check.string(data, "version", keys))
+            version = parse_range(version_text)
         except ValueError as exc:
             check.fail(str(exc), (*keys, "version"), "write a range such as ^1, ~1.2 or >=1.0.0,<2")
     return InputSpec(name, kind, location, product=product, port=port, version=version,
@@ -228,7 +318,8 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
 
 
 def _output(check: _Checker, raw: Any, keys: KeyPath) -> OutputSpec | None:
-    data = check.mapping(raw, keys, _OUTPUT_KEYS, "an output port")
+    data = check.mapping(raw, keys, _OUTPUT_KEYS, "an output port",
+                         "`- name: orders` with `model: fct_orders` below it")
     if not data:
         return None
     name = check.name(data, "name", keys)
@@ -242,22 +333,48 @@ def _columns(check: _Checker, data: dict[str, Any], keys: KeyPath) -> tuple[Colu
     out: list[ColumnSpec] = []
     for i, raw in enumerate(check.items(data, "columns", keys)):
         ckeys = (*keys, "columns", i)
-        col = check.mapping(raw, ckeys, _COLUMN_KEYS, "a column")
+        raw, split = _join_split_type(raw)
+        col = check.mapping(raw, ckeys, _COLUMN_KEYS, "a column", "`- {name: id, type: bigint}`")
         if not col:
             continue
         name = check.string(col, "name", ckeys, required=True)
         type_ = check.string(col, "type", ckeys) or None
-        if type_ is not None and not valid_type(type_):
+        if split:
+            check.fail(f"the type `{type_}` is split at its comma: in a `{{...}}` mapping, YAML "
+                       "reads a comma as the end of a value", (*ckeys, "type"),
+                       f"quote it: `type: '{type_}'`")
+        elif type_ is not None and not valid_type(type_):
             check.fail(f"`{type_}` is not a DuckDB type", (*ckeys, "type"),
                        "use a DuckDB type such as bigint, varchar, decimal(18,2), date, timestamp")
         tests = col.get("tests") or []
         if not isinstance(tests, list):
-            check.fail("`tests` must be a list", (*ckeys, "tests"))
+            check.fail(f"`tests` must be a list, not {_kind(tests)}", (*ckeys, "tests"),
+                       "write `tests:` followed by indented items such as `- not_null`")
             tests = []
         out.append(ColumnSpec(name, type_, check.string(col, "description", ckeys), tuple(tests),
                               check.doc.loc(*ckeys)))
-    _unique(check, [c.name for c in out], (*keys, "columns"), "column")
+    _unique(check, [(c.name, c.location or check.doc.loc(*keys)) for c in out], "column")
     return tuple(out)
+
+
+def _join_split_type(raw: Any) -> tuple[Any, bool]:
+    """`{name: x, type: decimal(18,2)}` reads as `type: decimal(18` and a key `2)` with no
+    value: join the pieces back into one type (and say so, once, instead of two errors)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+        return raw, False
+    keys = list(raw)
+    pieces = [raw["type"]]
+    after = keys[keys.index("type") + 1:]
+    for key in after:
+        text = ",".join(pieces)
+        if text.count("(") <= text.count(")") or raw[key] is not None:
+            break
+        pieces.append(key)
+    if len(pieces) == 1:
+        return raw, False
+    joined = {k: v for k, v in raw.items() if k not in pieces[1:]}
+    joined["type"] = ",".join(pieces)
+    return joined, True
 
 
 def valid_type(text: str) -> bool:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, error
 from dpsql.core.project import ModelSource, Product, Project
-from dpsql.core.specs import ProductSpec
+from dpsql.core.specs import InputSpec, ProductSpec
 from dpsql.load.config import PRODUCT_FILE, load_product, load_workspace
+from dpsql.load.names import catalog_name, folded, reserved_relation_name
+from dpsql.load.textfile import read_text
 
 log = logging.getLogger("dpsql")
 
@@ -37,21 +39,23 @@ def load_project(root: Path) -> Project:
     config = load_workspace(root)
     diagnostics: list[Diagnostic] = []
     specs: list[ProductSpec] = []
+    catalog = catalog_name(config.warehouse)
     for path in find_product_files(config.root):
-        spec, found = load_product(path)
+        spec, found = load_product(path, catalog)
         diagnostics.extend(found)
         if spec is not None:
             specs.append(spec)
     products: list[Product] = []
     seen: dict[str, ProductSpec] = {}
     for spec in specs:
-        if spec.name in seen:
-            other = seen[spec.name]
+        other = seen.setdefault(folded(spec.name), spec)
+        if other is not spec:
+            also = f"`{other.name}` " if other.name != spec.name else ""
             diagnostics.append(error(
-                "DP004", f"product `{spec.name}` is defined twice (also in {other.yml})",
-                spec.location, "give each product a unique `name:` in its product.yml"))
+                "DP004", f"product `{spec.name}` is defined twice (also as {also}in {other.yml})",
+                spec.key_location("name"), "give each product a unique `name:` in its "
+                "product.yml; names are compared ignoring case, as in DuckDB"))
             continue
-        seen[spec.name] = spec
         products.append(_read_product(spec, diagnostics))
     if not products and not diagnostics:
         log.warning("no product.yml found under %s", config.root)
@@ -63,22 +67,31 @@ def load_project(root: Path) -> Project:
 def _read_product(spec: ProductSpec, diagnostics: list[Diagnostic]) -> Product:
     models: list[ModelSource] = []
     names: dict[str, Path] = {}
-    inputs = {i.name for i in spec.inputs}
+    inputs = {folded(i.name): i for i in spec.inputs}
     for path in _sql_files(spec.path / "models"):
         name = path.stem
-        where = Location(path, 1)
-        if name in names:
-            diagnostics.append(error(
-                "DP005", f"model `{name}` of product `{spec.name}` is defined twice "
-                f"(also in {names[name]})", where, "rename one of the files"))
+        found = _model_name_problem(spec, name, path, names, inputs)
+        if found is not None:
+            diagnostics.append(found)
             continue
-        if name in inputs:
+        names[folded(name)] = path
+        try:
+            models.append(ModelSource(spec.name, name, path, read_text(path)))
+        except DpsqlError as exc:
+            diagnostics.extend(exc.diagnostics)
+    _check_ports(spec, {p.stem for p in names.values()}, diagnostics)
+    for spec_input in spec.inputs:
+        if spec_input.kind == "file" and spec_input.file and not spec_input.file.exists():
             diagnostics.append(error(
-                "DP005", f"model `{name}` has the name of an input of product `{spec.name}`",
-                where, "rename the model or the input: inside a product, names must be unique"))
-            continue
-        names[name] = path
-        models.append(ModelSource(spec.name, name, path, path.read_text(encoding="utf-8")))
+                "DP007", f"input `{spec_input.name}` reads {spec_input.file}, which does not exist",
+                spec_input.location, "fix the `file:` path (it is relative to product.yml), "
+                "or create the file"))
+    return Product(spec, tuple(models), _sql_files(spec.path / "macros"),
+                   _sql_files(spec.path / "tests"))
+
+
+def _check_ports(spec: ProductSpec, names: set[str], diagnostics: list[Diagnostic]) -> None:
+    """Each output port is fed by a model of the product, and no model feeds two."""
     feeds: dict[str, str] = {}
     for port in spec.outputs:
         if port.model not in names:
@@ -93,11 +106,24 @@ def _read_product(spec: ProductSpec, diagnostics: list[Diagnostic]) -> Product:
                 f"and `{port.name}`)", port.location,
                 "give each port its own model (a second model can `select * from` the first)"))
         feeds[port.model] = port.name
-    for spec_input in spec.inputs:
-        if spec_input.kind == "file" and spec_input.file and not spec_input.file.exists():
-            diagnostics.append(error(
-                "DP007", f"input `{spec_input.name}` reads {spec_input.file}, which does not exist",
-                spec_input.location, "fix the `file:` path (it is relative to product.yml), "
-                "or create the file"))
-    return Product(spec, tuple(models), _sql_files(spec.path / "macros"),
-                   _sql_files(spec.path / "tests"))
+
+
+def _model_name_problem(spec: ProductSpec, name: str, path: Path, names: dict[str, Path],
+                        inputs: dict[str, InputSpec]) -> Diagnostic | None:
+    """Why a model file's name cannot be used (names compare ignoring case, as in DuckDB)."""
+    where = Location(path, 1)
+    if folded(name) in names:
+        other = names[folded(name)]
+        return error(
+            "DP005", f"model `{name}` of product `{spec.name}` is defined twice (also as "
+            f"`{other.stem}` in {other})", where,
+            "rename one of the files; model names are compared ignoring case, as in DuckDB")
+    if folded(name) in inputs:
+        return error(
+            "DP005", f"model `{name}` has the name of input `{inputs[folded(name)].name}` of "
+            f"product `{spec.name}` ({spec.yml})", where,
+            "rename the model or the input: inside a product, names must be unique (ignoring case)")
+    why = reserved_relation_name(name)
+    if why is not None:
+        return error("DP005", f"model `{name}` cannot be used: {why}", where, "rename the file")
+    return None
