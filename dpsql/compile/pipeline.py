@@ -24,10 +24,11 @@ from dpsql.compile.lineage import trace_lineage
 from dpsql.compile.models import bind_models
 from dpsql.compile.state import CompileState, Pass
 from dpsql.compile.typing.infer import type_models
-from dpsql.core.errors import Diagnostic, Location, did_you_mean, error
+from dpsql.core.errors import Diagnostic, DpsqlError, Location, did_you_mean, error
 from dpsql.core.graph import topological_order
 from dpsql.core.project import CompiledModel, CompiledProject, ModelSource, Project
 from dpsql.core.runtime import collector_paused
+from dpsql.load.textfile import read_text
 
 log = logging.getLogger("dpsql")
 
@@ -93,7 +94,12 @@ def data_tests(state: CompileState) -> None:
         state.tests.extend(found)
         state.diagnostics.extend(problems)
         for path in product.test_files:
-            source = ModelSource(product.name, path.stem, path, path.read_text(encoding="utf-8"))
+            try:
+                text = read_text(path)
+            except DpsqlError as exc:  # not UTF-8, not a regular file: its own diagnostic
+                state.diagnostics.extend(exc.diagnostics)
+                continue
+            source = ModelSource(product.name, path.stem, path, text)
             bound = compile_model(state.project, product, source, state.renderer,
                                   state.diagnostics)
             if bound is not None:
