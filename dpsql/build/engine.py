@@ -98,7 +98,7 @@ def run(compiled: CompiledProject, plan: Plan, options: BuildOptions | None = No
         build = _Build(compiled, plan, options or BuildOptions(), con)
         try:
             build.prepare()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, duckdb.InterruptException):  # Ctrl-C in the main thread
             raise BuildInterrupted(RunResult(build.not_run({}), time.perf_counter() - started,
                                              tuple(build.notes), True)) from None
         except duckdb.Error as exc:  # the warehouse was changed by hand in a way not foreseen

@@ -104,3 +104,22 @@ def test_ctrl_c_while_compiling_exits_130(tmp_path: Path, monkeypatch: pytest.Mo
         assert result.exit_code == 130, (command, explain(result))
         assert "Interrupted (Ctrl-C)" in result.output and "Aborted" not in result.output
     assert not (root / "warehouse.duckdb").exists()
+
+
+def test_ctrl_c_before_the_first_model_publishes_nothing(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from dpsql.build import engine
+
+    root = write_files(tmp_path / "ws", {**FILES, "dpsql.yml": settings(1, SMALL)})
+    build(root)
+    (root / "dpsql.yml").write_text(settings(2, SMALL))
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine.state, "forget", interrupted)  # while preparing the build
+    result = invoke("build", "-p", str(root))
+    assert result.exit_code == 130, explain(result)
+    assert "0 models published, 3 not" in result.output and "Published:" not in result.output
+    assert statuses(root) == dict.fromkeys(("p.a_slow", "p.b_fast", "p.c_after"), "not_run")
+    assert all(found == [(1,)] for found in versions(root).values())  # nothing was published
