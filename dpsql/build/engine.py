@@ -1,9 +1,11 @@
 """Run a plan against the DuckDB warehouse: the only stage that writes to the database.
 
     connect (DuckDB's file lock: one build at a time)
-    -> read the catalog and the recorded fingerprints (two queries)
+    -> read the catalog, the columns of the planned relations and the recorded fingerprints
+       (three queries); a damaged fingerprint table is recreated empty (DP413)
     -> preflight: what the plan reads from outside itself is published and fits
-    -> choose what to rebuild: changed fingerprint, missing relation, or --full-refresh
+    -> choose what to rebuild: changed fingerprint, a relation missing or not what was built
+       (another kind, other columns: changed by hand), or --full-refresh
     -> publish the file inputs read, as views (file_inputs.py)
     -> build in parallel, honouring dependencies (scheduler.py, with checkpoint.py): each model
        is written, audited (see audits.standard_audits) and published in one transaction
@@ -11,6 +13,8 @@
     -> record the fingerprints of what was published
 
 A model that fails keeps its previous version, its consumers are skipped, and the rest builds.
+Ctrl-C interrupts the running models (they roll back) and starts nothing new; BuildInterrupted
+then carries what was published and what was not.
 """
 
 from __future__ import annotations
@@ -32,18 +36,34 @@ from dpsql.build.engines.duckdb import (
     connect,
     read_catalog,
     read_columns,
-    read_query,
 )
 from dpsql.build.materialize import Audit, Job, materialize
 from dpsql.build.plan import Plan
-from dpsql.build.results import SKIPPED, SUCCESS, UNCHANGED, ModelResult, RunResult
+from dpsql.build.results import (
+    INTERRUPTED,
+    NOT_RUN,
+    SKIPPED,
+    SUCCESS,
+    UNCHANGED,
+    BuildInterrupted,
+    ModelResult,
+    RunResult,
+)
 from dpsql.build.scheduler import Hooks, Scheduler
 from dpsql.compile.ephemeral import reads_through
-from dpsql.core.errors import DpsqlError
-from dpsql.core.project import CompiledModel, CompiledProject, DataTest, Materialization, ModelId
-from dpsql.core.relations import quote
+from dpsql.core.errors import Diagnostic, DpsqlError, Location, error, error_text, warning
+from dpsql.core.project import (
+    Column,
+    CompiledModel,
+    CompiledProject,
+    DataTest,
+    Materialization,
+    ModelId,
+)
+from dpsql.core.relations import Relation, quote
 
-__all__ = ["BuildOptions", "ModelResult", "Reporter", "RunResult", "connect", "read_query", "run"]
+__all__ = ["BuildInterrupted", "BuildOptions", "ModelResult", "Reporter", "RunResult", "connect",
+           "run"]
 
 log = logging.getLogger("dpsql")
 
@@ -66,16 +86,35 @@ class Reporter(Protocol):
 
 def run(compiled: CompiledProject, plan: Plan, options: BuildOptions | None = None,
         reporter: Reporter | None = None, audits: Sequence[Audit] | None = None) -> RunResult:
-    """Build the plan; never raises for a model's own failure (DpsqlError for preflight)."""
+    """Build the plan; never raises for a model's own failure (DpsqlError for preflight).
+
+    Ctrl-C raises BuildInterrupted, which carries the results so far: what was published, what
+    was interrupted (rolled back) and what was not run.
+    """
     started = time.perf_counter()
-    con = connect(compiled.project.config.warehouse)
+    warehouse = compiled.project.config.warehouse
+    con = connect(warehouse)
     try:
         build = _Build(compiled, plan, options or BuildOptions(), con)
-        build.prepare()
+        try:
+            build.prepare()
+        except (KeyboardInterrupt, duckdb.InterruptException):  # Ctrl-C in the main thread
+            raise BuildInterrupted(RunResult(build.not_run({}), time.perf_counter() - started,
+                                             tuple(build.notes), True)) from None
+        except duckdb.Error as exc:  # the warehouse was changed by hand in a way not foreseen
+            raise DpsqlError(error(
+                "DP402", f"the warehouse {warehouse.name} cannot be prepared for the build: "
+                f"{error_text(exc)}", Location(warehouse),
+                "if it was changed by hand (the `_dpsql` schema or a product's schema), undo "
+                "that, or delete the file and build again")) from None
         chosen = list(audits) if audits is not None else standard_audits(
             compiled, build.tests_by_model)
-        results = build.execute(chosen, reporter)
-        return RunResult(results, time.perf_counter() - started)
+        results, interrupted = build.execute(chosen, reporter)
+        outcome = RunResult(results, time.perf_counter() - started, tuple(build.notes),
+                            interrupted)
+        if interrupted:
+            raise BuildInterrupted(outcome)
+        return outcome
     finally:
         con.close()
 
@@ -94,6 +133,7 @@ class _Build:
     stored: dict[str, state.Stored] = field(default_factory=dict)
     fingerprints: state.Fingerprints | None = None
     pending_rows: list[state.Row] = field(default_factory=list)
+    notes: list[Diagnostic] = field(default_factory=list)  # warnings for the run's result
     _reads: dict[str, tuple[set[str], set[tuple[str, str]]]] = field(default_factory=dict)
 
     def reads(self, mid: ModelId) -> tuple[set[str], set[tuple[str, str]]]:
@@ -112,53 +152,85 @@ class _Build:
         catalog = read_catalog(con)
         for leftover in catalog.staging():
             con.execute(f"DROP TABLE IF EXISTS {leftover.sql}")
-        has_state = catalog.kind(state.TABLE) == "table"
-        self.stored = state.read(con) if has_state else {}
         targets = [m for m in self.plan.models
                    if compiled.models[m].config.materialized != Materialization.EPHEMERAL]
+        built = read_columns(con, [state.TABLE, *(compiled.models[m].relation for m in targets)])
+        has_state = self._load_state(catalog, built.get(state.TABLE, ()))
         problems = preflight.check(compiled, self.plan.models, catalog, self.stored, con)
         if problems:
             raise DpsqlError(problems)
         self.fingerprints = state.Fingerprints(compiled, set(targets), self.stored)
-        rebuild = [m for m in targets if self._needs_build(m, catalog)]
+        rebuild = [m for m in targets if self._needs_build(m, catalog, built)]
         self.unchanged = [m for m in targets if m not in set(rebuild)]
         read_ports = (port for mid in targets for port in self.reads(mid)[1])
         files = [f for f in file_inputs.file_inputs(compiled, read_ports) if file_inputs.is_stale(
             f, catalog, self.stored, self.options.full_refresh)]
         if not rebuild and not files:
             return  # nothing to write: a build with nothing changed only reads
-        incremental = [m for m in rebuild if self._incremental_run(m, catalog)]
-        columns = read_columns(con, [compiled.models[m].relation for m in incremental])
         for mid in rebuild:
             model = compiled.models[mid]
-            row = (self._row(mid) if model.config.materialized == Materialization.INCREMENTAL
-                   else None)
+            incremental = model.config.materialized == Materialization.INCREMENTAL
             self.jobs[mid] = Job(model, catalog.kind(model.relation),
-                                 columns.get(model.relation), self.options.full_refresh, row)
+                                 built.get(model.relation) if incremental else None,
+                                 self.options.full_refresh,
+                                 self._row(mid) if incremental else None)
         self.tests_by_model, self.waits = attach_tests(compiled, set(rebuild), catalog)
         state.ensure(con, state.SCHEMA in catalog.schemas, has_state)
-        schemas = {compiled.models[m].relation.schema for m in rebuild} | {
-            file.relation.schema for file in files}
-        for schema in sorted(schemas - catalog.schemas):
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        owners = {compiled.models[m].relation.schema: compiled.models[m].product for m in rebuild}
+        owners.update({file.relation.schema: file.product for file in files})
+        self._create_schemas({s: p for s, p in owners.items() if s not in catalog.schemas})
         state.forget(con, rebuild)
         published, broken = file_inputs.publish(con, files, catalog)
         self.pending_rows.extend(published)
         self.broken_inputs.update(broken)
         log.info("rebuilding %d models, %d unchanged", len(rebuild), len(self.unchanged))
 
-    def _needs_build(self, mid: ModelId, catalog: Catalog) -> bool:
+    def _load_state(self, catalog: Catalog, columns: Sequence[Column]) -> bool:
+        """Read the recorded fingerprints; a damaged table is recreated empty (DP413).
+        Whether the table exists now."""
+        kind = catalog.kind(state.TABLE)
+        problem = state.damage(kind, columns)
+        if kind is None:
+            return False
+        if problem is None:
+            try:
+                self.stored = state.read(self.con)
+                return True
+            except duckdb.Error as exc:
+                problem = f"{state.TABLE} cannot be read: {error_text(exc)}"
+        state.recreate(self.con, kind)
+        self.notes.append(warning(
+            "DP413", f"dpsql's record of what it built was damaged ({problem}); it was "
+            "recreated empty, so every selected model is rebuilt",
+            Location(self.compiled.project.config.warehouse),
+            "nothing to do; the `_dpsql` schema belongs to dpsql, leave it as it is"))
+        return True
+
+    def _create_schemas(self, owners: Mapping[str, str]) -> None:
+        """Create the missing schemas (schema -> the product it is for)."""
+        for schema, product in sorted(owners.items()):
+            try:
+                self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+            except duckdb.Error as exc:
+                spec = self.compiled.project.by_name[product].spec
+                raise DpsqlError(error(
+                    "DP401", f"cannot create schema `{schema}` for product `{product}`: "
+                    f"{error_text(exc)}", spec.location,
+                    f"rename product `{product}` (`name:` in its product.yml): DuckDB keeps "
+                    f"`{schema}` for itself")) from None
+
+    def _needs_build(self, mid: ModelId, catalog: Catalog,
+                     built: Mapping[Relation, Sequence[Column]]) -> bool:
         model = self.compiled.models[mid]
-        if self.options.full_refresh or catalog.kind(model.relation) is None:
+        kind = catalog.kind(model.relation)
+        if self.options.full_refresh or kind is None:
+            return True
+        if kind != _KIND[model.config.materialized] or _drifted(model, built.get(model.relation)):
+            log.info("%s: %s is not what was built; rebuilding it", mid, model.relation)
             return True
         stored = self.stored.get(mid)
         assert self.fingerprints is not None
         return stored is None or stored.fingerprint != self.fingerprints.of(mid)
-
-    def _incremental_run(self, mid: ModelId, catalog: Catalog) -> bool:
-        model = self.compiled.models[mid]
-        return (model.config.materialized == Materialization.INCREMENTAL
-                and not self.options.full_refresh and catalog.kind(model.relation) == "table")
 
     def _row(self, mid: ModelId) -> state.Row:
         model = self.compiled.models[mid]
@@ -169,19 +241,40 @@ class _Build:
 
     # --- the models -------------------------------------------------------------------------
 
-    def execute(self, audits: Sequence[Audit], reporter: Reporter | None) -> tuple[ModelResult, ...]:
+    def execute(self, audits: Sequence[Audit], reporter: Reporter | None
+                ) -> tuple[tuple[ModelResult, ...], bool]:
+        """Every model's result, and whether Ctrl-C stopped the build."""
         results: dict[str, ModelResult] = {}
         for mid in self.unchanged:
             model = self.compiled.models[mid]
             results[mid] = ModelResult(mid, UNCHANGED, message="unchanged since the last build",
                                        relation=str(model.relation),
                                        materialized=model.config.materialized)
+        interrupted = False
         try:
             if self.jobs:
                 self._schedule(audits, reporter, results)
+        except KeyboardInterrupt:
+            interrupted = True
         finally:
             self._record(results)
-        return tuple(results[m] for m in self.plan.models if m in results)
+        if interrupted:
+            return self.not_run(results), True
+        return tuple(results[m] for m in self.plan.models if m in results), False
+
+    def not_run(self, results: Mapping[str, ModelResult]) -> tuple[ModelResult, ...]:
+        """The results so far, with a NOT_RUN result for every other model of the plan."""
+        out = []
+        for mid in self.plan.models:
+            model = self.compiled.models[mid]
+            if mid in results:
+                out.append(results[mid])
+            elif model.config.materialized != Materialization.EPHEMERAL:
+                out.append(ModelResult(mid, NOT_RUN, message="not run: the build was "
+                                       "interrupted; the previous version stays",
+                                       relation=str(model.relation),
+                                       materialized=model.config.materialized))
+        return tuple(out)
 
     def _schedule(self, audits: Sequence[Audit], reporter: Reporter | None,
                   results: dict[str, ModelResult]) -> None:
@@ -258,3 +351,30 @@ class _Progress(Hooks[ModelId, ModelResult]):
 
     def interrupt(self) -> None:  # Ctrl-C: stop the queries; their transactions roll back
         self.cursors.interrupt()
+
+    def abandoned(self, task: ModelId, result: ModelResult | None) -> None:
+        """A model that was running at Ctrl-C: published if it had committed, else rolled back."""
+        if result is not None and not result.message.startswith("INTERRUPT"):
+            self.results[task] = result  # it finished (and, if a success, was published)
+            return
+        model = self.build.compiled.models[task]
+        self.results[task] = ModelResult(
+            task, INTERRUPTED, message="interrupted while it ran: rolled back, the previous "
+            "version stays", relation=str(model.relation), materialized=model.config.materialized)
+
+
+_KIND = {Materialization.VIEW: "view", Materialization.TABLE: "table",
+         Materialization.INCREMENTAL: "table"}  # what each materialization is in the warehouse
+
+
+def _drifted(model: CompiledModel, columns: Sequence[Column] | None) -> bool:
+    """The relation's columns are not the ones the model produces (changed by hand).
+
+    An incremental table may hold its columns in another order (INSERT BY NAME)."""
+    if model.columns is None or columns is None:
+        return False
+    want = [c.name.casefold() for c in model.columns]
+    have = [c.name.casefold() for c in columns]
+    if model.config.materialized == Materialization.INCREMENTAL:
+        return set(want) != set(have)
+    return want != have

@@ -24,7 +24,7 @@ import duckdb
 
 from dpsql.build import state
 from dpsql.build.results import ERROR, FAIL, SUCCESS, CheckResult, ModelResult
-from dpsql.core.errors import error_text
+from dpsql.core.errors import Diagnostic, error, error_text
 from dpsql.core.project import Column, CompiledModel, CompiledProject, Materialization
 from dpsql.core.relations import Relation, quote
 
@@ -89,10 +89,11 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
     wall = time.time()
 
     def result(status: str, rows: int | None = None, message: str = "",
-               checks: tuple[CheckResult, ...] = (), code: str = "") -> ModelResult:
+               checks: tuple[CheckResult, ...] = (), code: str = "",
+               diagnostic: Diagnostic | None = None) -> ModelResult:
         return ModelResult(model.id, status, time.perf_counter() - started, rows, message,
                            str(model.relation), model.config.materialized, checks,
-                           mode if incremental else "", code, wall)
+                           mode if incremental else "", code, wall, diagnostic)
 
     try:
         cursor.execute("BEGIN TRANSACTION")
@@ -110,7 +111,8 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
                 cursor.execute("ROLLBACK")
                 code = bad[0].diagnostic.code if bad[0].diagnostic else "DP604"
                 if bad[0].name == "contract":
-                    return result(FAIL, rows, bad[0].message, tuple(checks), code)
+                    return result(FAIL, rows, bad[0].message, tuple(checks), code,
+                                  bad[0].diagnostic)
                 failed = f"{len(bad)} of {len(checks)} test{'s' * (len(checks) != 1)} failed"
                 return result(FAIL, rows, f"{failed}: not published, the previous version "
                               "stays", tuple(checks), code)
@@ -122,10 +124,25 @@ def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledP
                 cursor.execute("ROLLBACK")
             raise
     except IncrementalSchemaError as exc:
-        return result(ERROR, message=str(exc), code="DP407")
+        hint = f"rebuild it whole: `dpsql build --full-refresh --select {model.id}`"
+        return result(ERROR, message=str(exc), code="DP407",
+                      diagnostic=error("DP407", str(exc), model.location(), hint))
     except duckdb.Error as exc:
-        return result(ERROR, message=error_text(exc), code="DP401")
+        text = error_text(exc)
+        return result(ERROR, message=text, code="DP401",
+                      diagnostic=error("DP401", f"{model.id} failed in the warehouse: {text}",
+                                       model.location(), failure_hint(model, text, mode)))
     return result(SUCCESS, rows, checks=tuple(checks))
+
+
+def failure_hint(model: CompiledModel, text: str, mode: str = "") -> str:
+    """How to fix a model that DuckDB could not build (DP401); `mode` as in Job.mode."""
+    if "Ambiguous reference to catalog or schema" in text:
+        return (f"rename product `{model.product}` (`name:` in its product.yml): DuckDB also has "
+                f"a database named `{model.relation.schema}`, and cannot tell the two apart")
+    variant = ".incremental" if mode == "incremental" else ""
+    return (f"fix the model: the SQL that ran is target/compiled/{model.product}/{model.name}"
+            f"{variant}.sql; the previous version stays published")
 
 
 def _count(cursor: duckdb.DuckDBPyConnection) -> int | None:

@@ -12,6 +12,8 @@ ERROR = "error"  # its SQL failed; the previous version stays
 FAIL = "fail"  # built, but a check (data test, audit) failed; the previous version stays
 SKIPPED = "skipped"  # not attempted: an upstream did not build
 UNCHANGED = "unchanged"  # its fingerprint matches the published version: nothing to do
+INTERRUPTED = "interrupted"  # running at Ctrl-C: rolled back, the previous version stays
+NOT_RUN = "not_run"  # not started before Ctrl-C; the previous version stays
 OK_STATUSES = frozenset({SUCCESS, UNCHANGED})
 
 
@@ -51,6 +53,7 @@ class ModelResult:
     mode: str = ""  # incremental models: "incremental" or "full"
     code: str = ""  # the diagnostic code of a failure (DP401, DP407, DP604, ...)
     started_at: float = 0.0  # wall clock (epoch seconds) when its transaction began
+    diagnostic: Diagnostic | None = None  # a failure's code, location in the model and hint
 
     @property
     def ok(self) -> bool:
@@ -61,6 +64,8 @@ class ModelResult:
 class RunResult:
     results: tuple[ModelResult, ...]
     seconds: float
+    notes: tuple[Diagnostic, ...] = ()  # warnings about the warehouse (a repaired state table)
+    interrupted: bool = False  # stopped by Ctrl-C: some models have INTERRUPTED or NOT_RUN
 
     @property
     def ok(self) -> bool:
@@ -71,6 +76,14 @@ class RunResult:
 
     def with_status(self, status: str) -> list[ModelResult]:
         return [r for r in self.results if r.status == status]
+
+
+class BuildInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a build: `run` says what was published and what was not."""
+
+    def __init__(self, run: RunResult):
+        super().__init__("the build was interrupted")
+        self.run = run
 
 
 @dataclass(frozen=True)

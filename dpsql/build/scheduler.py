@@ -56,6 +56,10 @@ class Hooks(Generic[K, R]):
     def interrupt(self) -> None:
         """The run is being abandoned (Ctrl-C, or a hook raised): stop the running tasks."""
 
+    def abandoned(self, task: K, result: R | None) -> None:
+        """After interrupt(), once the workers stopped: a task that was running, with what it
+        returned (None if it raised)."""
+
 
 class Scheduler(Generic[K, R]):
     """Runs `tasks` (in rank order: earlier first when several are ready).
@@ -99,6 +103,10 @@ class Scheduler(Generic[K, R]):
                     self._collect()
         except BaseException:
             self.hooks.interrupt()
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, task in self.running.items():
+                ran = future.done() and not future.cancelled() and future.exception() is None
+                self.hooks.abandoned(task, future.result() if ran else None)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

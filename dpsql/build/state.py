@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from dpsql.core.project import CompiledModel, CompiledProject, Materialization
+from dpsql.core.project import Column, CompiledModel, CompiledProject, Materialization
 from dpsql.core.relations import Relation, quote
 
 SCHEMA = "_dpsql"
@@ -55,12 +55,45 @@ class Row:
         return [self.id, self.relation, self.fingerprint, self.version]
 
 
+COLUMNS = (("id", "VARCHAR"), ("relation", "VARCHAR"), ("fingerprint", "VARCHAR"),
+           ("version", "VARCHAR"), ("built_at", "TIMESTAMP"))
+
+
 def ensure(con: duckdb.DuckDBPyConnection, have_schema: bool, have_table: bool) -> None:
     if not have_schema:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(SCHEMA)}")
     if not have_table:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE.sql} (id VARCHAR, relation VARCHAR, "
-                    "fingerprint VARCHAR, version VARCHAR, built_at TIMESTAMP)")
+        columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE.sql} ({columns})")
+
+
+def damage(kind: str | None, columns: Iterable[Column]) -> str | None:
+    """What is wrong with the fingerprint table as found (`kind`: "table", "view" or None when
+    it is missing, which is fine), or None when it has the shape dpsql writes."""
+    if kind is None:
+        return None
+    if kind != "table":
+        return f"{TABLE} is a {kind}, not a table"
+    found = tuple((c.name, c.type.upper()) for c in columns)
+    if set(found) == set(COLUMNS):
+        return None
+    missing = [f"{n} {t}" for n, t in COLUMNS if (n, t) not in found]
+    extra = [f"{n} {t}" for n, t in found if (n, t) not in COLUMNS]
+    return f"{TABLE} has other columns than dpsql writes (" + "; ".join(
+        ([f"missing {', '.join(missing)}"] if missing else [])
+        + ([f"unexpected {', '.join(extra)}"] if extra else [])) + ")"
+
+
+def recreate(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Replace a damaged fingerprint table by an empty one (what it held is rebuilt)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DROP {'VIEW' if kind == 'view' else 'TABLE'} IF EXISTS {TABLE.sql}")
+        ensure(con, True, False)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def read(con: duckdb.DuckDBPyConnection) -> dict[str, Stored]:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dpsql.core.project import CompiledProject
 
 F = TypeVar("F", bound=Callable[..., Any])
+INTERRUPTED = 130  # the exit status after Ctrl-C (128 + SIGINT), as shells use
 
 
 def project_dir_option(func: F) -> F:
@@ -43,7 +44,8 @@ def selection_options(func: F) -> F:
 
 
 def handle_errors(func: F) -> F:
-    """Turn a DpsqlError into its diagnostics on stderr and exit status 1, never a traceback."""
+    """Turn a DpsqlError into its diagnostics on stderr and exit status 1, never a traceback;
+    Ctrl-C into exit status 130."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -57,6 +59,9 @@ def handle_errors(func: F) -> F:
             console.diagnostics(exc.diagnostics)
             console.problem_summary(exc.diagnostics)
             sys.exit(1)
+        except KeyboardInterrupt:  # Ctrl-C before anything was written to the warehouse
+            Console(Path.cwd()).interrupted()
+            sys.exit(INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -225,24 +230,35 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     SQL, config, upstream models and input files are unchanged since they were built are
     skipped. Each new version is tested (the port's column tests and singular tests) before
     it is published. A model that fails keeps its previous version; its downstream models are
-    skipped, the others still build, and the exit status is 1.
+    skipped, the others still build, and the exit status is 1. Ctrl-C stops the build: what
+    was published stays, what was running is rolled back, and the exit status is 130.
     """
-    from dpsql.build.engine import BuildOptions, run
+    from dpsql.build.engine import BuildInterrupted, BuildOptions, run
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_run_results
 
     console = Console(Path.cwd())
-    compiled = _compile(project_dir, console)
+    try:
+        compiled = _compile(project_dir, console)
+    except KeyboardInterrupt:
+        console.interrupted("before the build started: nothing was published")
+        sys.exit(INTERRUPTED)
     plan = _plan(compiled, select, exclude)
     if not plan.models:
         console.print("Nothing selected to build.")
         return
     options = BuildOptions(threads=threads or compiled.project.config.threads,
                            full_refresh=full_refresh)
-    with console.build_progress() as progress:
-        result = run(compiled, plan, options, progress)
+    try:
+        with console.build_progress() as progress:
+            result = run(compiled, plan, options, progress)
+    except BuildInterrupted as stop:  # Ctrl-C: say what was published and what was not
+        result = stop.run
     write_run_results(compiled, result)
+    console.diagnostics(result.notes)
     console.run_summary(result)
+    if result.interrupted:
+        sys.exit(INTERRUPTED)
     if not result.ok:
         sys.exit(1)
 
@@ -327,23 +343,33 @@ def init(directory: Path) -> None:
 @main.command(short_help="Run a read-only SQL query on the warehouse.")
 @project_dir_option
 @click.argument("sql")
-@click.option("--limit", type=int, default=50, show_default=True, help="Rows to print at most.")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Rows to print at most (only these are read from the result).")
 @handle_errors
 def query(project_dir: Path, sql: str, limit: int) -> None:
-    """Run a read-only SQL query on the warehouse and print the rows.
+    """Run one read-only SQL statement on the warehouse and print the rows.
 
+    \b
+    Allowed: SELECT, FROM ..., WITH ... SELECT, VALUES, DESCRIBE, SHOW, SUMMARIZE, and EXPLAIN
+    of these. Anything that would change the warehouse or reach outside it (ATTACH, COPY,
+    EXPORT, INSTALL, LOAD, SET, PRAGMA, CALL, DDL, DML) is refused.
     Example: dpsql query -p shop "from revenue.monthly_revenue"
     """
-    from dpsql.build.engine import read_query
+    from dpsql.build.readonly import NoStatement, run_query
     from dpsql.cli.console import Console
     from dpsql.load.config import load_workspace
 
     console = Console(Path.cwd())
     config = load_workspace(project_dir)
-    columns, rows, total = read_query(config.warehouse, sql, limit)
-    console.table("", columns, rows)
-    if total > len(rows):
-        console.print(f"({len(rows)} of {total} rows shown; use --limit to see more)")
+    try:
+        found = run_query(config.warehouse, sql, limit)
+    except NoStatement:
+        raise click.BadParameter("give one read-only SQL statement, e.g. "
+                                 "\"from sales.sales limit 5\"", param_hint="'SQL'") from None
+    console.table("", found.columns, found.rows)
+    if found.more:
+        console.print(f"(the first {len(found.rows)} rows; there are more: raise --limit to "
+                      "see them)")
 
 
 LINEAGE_FORMATS = ("text", "json", "mermaid", "dot", "openlineage")

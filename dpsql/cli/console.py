@@ -10,7 +10,17 @@ from rich.console import Console as RichConsole
 from rich.markup import escape
 from rich.table import Table
 
-from dpsql.build.results import FAIL, SKIPPED, SUCCESS, UNCHANGED, ModelResult, RunResult, TestRun
+from dpsql.build.results import (
+    FAIL,
+    INTERRUPTED,
+    NOT_RUN,
+    SKIPPED,
+    SUCCESS,
+    UNCHANGED,
+    ModelResult,
+    RunResult,
+    TestRun,
+)
 from dpsql.cli.progress import STATUS, LiveProgress, PlainProgress, check_lines
 from dpsql.core.errors import Diagnostic
 
@@ -53,13 +63,22 @@ class Console:
         self.err.print(escape(", ".join(parts)), style="bold red" if errors else "yellow")
 
     def model_result(self, result: ModelResult, index: int, total: int) -> None:
-        PlainProgress(self.out).finished(result, index, total)
+        PlainProgress(self.out, self.base).finished(result, index, total)
 
     def build_progress(self) -> LiveProgress | PlainProgress:
         """A live display on a terminal, plain lines otherwise."""
-        return LiveProgress(self.out) if self.out.is_terminal else PlainProgress(self.out)
+        if self.out.is_terminal:
+            return LiveProgress(self.out, self.base)
+        return PlainProgress(self.out, self.base)
+
+    def interrupted(self, what: str = "") -> None:
+        self.err.print(escape(f"Interrupted (Ctrl-C){' ' + what if what else ''}."),
+                       style="bold yellow")
 
     def run_summary(self, run: RunResult) -> None:
+        if run.interrupted:
+            self._interrupted_summary(run)
+            return
         built, same = run.count(SUCCESS), run.with_status(UNCHANGED)
         bad = run.count("error") + run.count(FAIL)
         skip = run.count(SKIPPED)
@@ -77,6 +96,22 @@ class Console:
             names = ", ".join(r.id for r in same[:_LISTED])
             more = f" and {len(same) - _LISTED} more" if len(same) > _LISTED else ""
             self.out.print(escape(f"Skipped {len(same)} unchanged: {names}{more}"), style="dim")
+
+    def _interrupted_summary(self, run: RunResult) -> None:
+        """What a build stopped by Ctrl-C published, and what it did not."""
+        published = [r.id for r in run.with_status(SUCCESS)]
+        why = {INTERRUPTED: "interrupted, rolled back", NOT_RUN: "not run", SKIPPED: "skipped",
+               FAIL: "failed", "error": "failed"}
+        missed = [f"{r.id} ({why[r.status]})" for r in run.results if r.status in why]
+        self.out.print(escape(
+            f"Interrupted (Ctrl-C) after {run.seconds:.2f}s: {len(published)} "
+            f"model{'s' * (len(published) != 1)} published, {len(missed)} not"), style="bold yellow")
+        if published:
+            self.out.print(escape("Published: " + _listed(published)))
+        if missed:
+            self.out.print(escape("Not published, each keeps its previous version: "
+                                  + _listed(missed)))
+        self.out.print("Run `dpsql build` again to finish: what was published is not rebuilt.")
 
     def check_result(self, check: CheckResult) -> None:
         _, style = STATUS.get(check.status, ("ERROR", "bold red"))
@@ -99,3 +134,8 @@ class Console:
         for row in rows:
             table.add_row(*[escape(str(c)) for c in row])
         self.out.print(table)
+
+
+def _listed(names: list[str]) -> str:
+    more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+    return ", ".join(names[:_LISTED]) + more

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console as RichConsole
@@ -23,7 +24,8 @@ from dpsql.core.project import CompiledModel, Materialization
 
 STATUS = {"success": ("OK", "green"), "error": ("ERROR", "bold red"),
           "fail": ("FAIL", "bold red"), "skipped": ("SKIP", "yellow"),
-          "unchanged": ("SAME", "dim"), "pass": ("PASS", "green")}
+          "unchanged": ("SAME", "dim"), "pass": ("PASS", "green"),
+          "interrupted": ("STOP", "yellow"), "not_run": ("-", "yellow")}
 
 
 def result_line(result: ModelResult, index: int, total: int) -> str:
@@ -39,10 +41,17 @@ def result_line(result: ModelResult, index: int, total: int) -> str:
             f"{result.seconds:6.2f}s {rows}").rstrip()
 
 
-def detail_lines(result: ModelResult) -> list[str]:
-    """What to show under a result that is not OK: the reason, failing checks and samples."""
+def detail_lines(result: ModelResult, base: Path | None = None) -> list[str]:
+    """What to show under a result that is not OK: the reason (with the file and line, and a
+    hint, when there is a diagnostic), failing checks and samples."""
     lines = []
-    if result.message and result.status != "success":
+    found = result.diagnostic
+    if found is not None and result.status != "success":
+        where = found.location.render(base) + ": " if found.location else ""
+        lines.append(f"      {where}{found.severity.value}[{found.code}]: {found.message}")
+        if found.hint:
+            lines.append(f"      hint: {found.hint}")
+    elif result.message and result.status != "success":
         code = f"[{result.code}]" if result.code else ""
         prefix = "error" + code + ": " if result.status in ("error", "fail") else ""
         lines.append(f"      {prefix}{result.message}")
@@ -72,8 +81,9 @@ def check_lines(check: CheckResult, indent: str = "") -> list[str]:
 class PlainProgress:
     """One line per finished model, for pipes, logs and CI."""
 
-    def __init__(self, out: RichConsole):
+    def __init__(self, out: RichConsole, base: Path | None = None):
         self.out = out
+        self.base = base
 
     def __enter__(self) -> PlainProgress:
         return self
@@ -91,15 +101,16 @@ class PlainProgress:
         _, style = STATUS[result.status]
         self.out.print(escape(result_line(result, done, total)),
                        style=style if result.status != "success" else None)
-        for line in detail_lines(result):
+        for line in detail_lines(result, self.base):
             self.out.print(escape(line), style=style)
 
 
 class LiveProgress:
     """Finished models scroll by; below them, the models running now and the overall count."""
 
-    def __init__(self, out: RichConsole):
+    def __init__(self, out: RichConsole, base: Path | None = None):
         self.out = out
+        self.base = base
         self._lock = threading.Lock()
         self._running: dict[str, tuple[str, float]] = {}  # id -> (materialized, started)
         self._done = 0
@@ -132,7 +143,7 @@ class LiveProgress:
         _, style = STATUS[result.status]
         self._live.console.print(escape(result_line(result, done, total)),
                                  style=style if result.status != "success" else None)
-        for line in detail_lines(result):
+        for line in detail_lines(result, self.base):
             self._live.console.print(escape(line), style=style)
 
     def __rich__(self) -> RenderableType:

@@ -160,6 +160,8 @@ CODES: dict[str, str] = {
     "DP409": "a published upstream port lacks a column, or a type, its consumer expects",
     "DP410": "a published upstream port's version is outside its consumer's range",
     "DP411": "a built port does not match its contract; it was not published",
+    "DP412": "`dpsql query` was given something other than one read-only statement",
+    "DP413": "dpsql's fingerprint table in the warehouse was damaged; it was recreated (warning)",
     "DP601": "unknown column test",
     "DP602": "invalid arguments to a column test",
     "DP603": "relationships test points at neither a port nor a declared input",

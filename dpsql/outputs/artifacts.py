@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dpsql.core import __version__
+from dpsql.core.errors import Diagnostic
 from dpsql.core.project import CompiledModel, CompiledProject, Product, model_id
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec
 
@@ -175,20 +176,29 @@ def _lineage(model: CompiledModel) -> dict[str, Any] | None:
 
 
 def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:
-    """target/run_results.json: each model's status, time and row count."""
+    """target/run_results.json: each model's status, time and row count; for a failure, where
+    and how to fix it; for a build stopped by Ctrl-C, `interrupted` and what was not run."""
     path = target_dir(compiled) / "run_results.json"
+    root = compiled.project.root
     write_json(path, {
-        "metadata": {"dpsql_version": __version__, "elapsed_seconds": round(run.seconds, 4)},
+        "metadata": {"dpsql_version": __version__, "elapsed_seconds": round(run.seconds, 4),
+                     "interrupted": run.interrupted},
         "results": [
             {"id": r.id, "status": r.status, "seconds": round(r.seconds, 4), "rows": r.rows,
              "relation": r.relation, "materialized": r.materialized, "message": r.message,
              **({"mode": r.mode} if r.mode else {}), **({"code": r.code} if r.code else {}),
              **({"started_at": _iso(r.started_at)} if r.started_at else {}),
+             **(_where(r.diagnostic, root) if r.diagnostic else {}),
              "tests": [c.to_dict() for c in r.checks]}
             for r in run.results
         ],
     })
     return path
+
+
+def _where(diagnostic: Diagnostic, root: Path) -> dict[str, Any]:
+    found = diagnostic.to_dict(root)
+    return {"path": found["path"], "line": found["line"], "hint": found["hint"]}
 
 
 def _iso(epoch: float) -> str:

@@ -1,8 +1,9 @@
 """Opening the warehouse, what the engine reads from its catalog (in as few queries as it can),
 and the cursors that worker threads share a connection through.
 
-DuckDB takes a lock on the database file: a second process that opens it for writing fails at
-once, and that failure becomes a clear DP402 message rather than a DuckDB traceback.
+DuckDB takes a lock on the database file: a process that opens it for writing excludes every
+other, a read-only one excludes writers. A process that cannot get its lock fails at once, and
+that failure becomes a clear DP402 message rather than a DuckDB traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,10 +48,9 @@ def connect(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConne
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
-            hint = ("another dpsql build or a DuckDB session has it open for writing; wait for "
-                    "it to finish or close it, then run this again")
             raise DpsqlError(error("DP402", f"the warehouse {warehouse.name} is in use by "
-                                   "another process", where, hint)) from None
+                                   f"another process{_holder(text)}", where,
+                                   _LOCKED_HINT)) from None
         if "permission" in text.lower() or "read-only" in text.lower():
             raise DpsqlError(error("DP402", f"the warehouse {warehouse.name} cannot be written: "
                                    "permission denied", where,
@@ -61,6 +62,16 @@ def connect(warehouse: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConne
         raise DpsqlError(error("DP402", f"cannot open the warehouse {warehouse.name}: "
                                f"{error_text(exc)}", where,
                                "check that the file is a DuckDB database")) from None
+
+
+_LOCKED_HINT = ("the file is locked by another process (a dpsql build, test or query, or a DuckDB "
+                "shell); wait for it to finish or close it, then run this again")
+
+
+def _holder(text: str) -> str:
+    """` (PID 123, python3)` from DuckDB's lock message, when it names the process."""
+    found = re.search(r"lock is held in (\S+) \(PID (\d+)\)", text)
+    return f" (PID {found.group(2)}, {Path(found.group(1)).name})" if found else ""
 
 
 def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -149,17 +160,60 @@ def read_columns(con: duckdb.DuckDBPyConnection, relations: Iterable[Relation]
     return {r: tuple(cols) for r, cols in found.items()}
 
 
-def read_query(warehouse: Path, sql: str, limit: int) -> tuple[list[str], list[list[str]], int]:
-    """Run a query on a read-only connection; returns column names, up to `limit` rows, count."""
-    con = connect(warehouse, read_only=True)
+Connection = duckdb.DuckDBPyConnection
+
+
+class QueryFailed(Exception):
+    """DuckDB could not parse or run a query: its message, and where in the query text."""
+
+    def __init__(self, exc: duckdb.Error, sql: str):
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        super().__init__(lines[0])
+        self.message = lines[0]
+        self.suggestion = next((x.strip() for x in lines[1:] if x.startswith("Did you mean")), "")
+        self.line: int | None = None
+        self.col = 0
+        for i, text in enumerate(lines):
+            found = re.match(r"LINE (\d+): ", text)
+            if found is None:
+                continue
+            self.line = int(found.group(1))
+            shown = text[found.end():]
+            source = sql.splitlines()[self.line - 1:self.line]
+            caret = lines[i + 1].find("^") if i + 1 < len(lines) else -1
+            if source and source[0] == shown and caret >= found.end():
+                self.col = caret - found.end() + 1
+            break
+
+
+def lock_configuration(con: Connection) -> None:
+    """No statement run on `con` from now on may change a setting (SET, or a table function
+    such as enable_profiling() that writes files)."""
+    con.execute("SET lock_configuration = true")
+
+
+def statement_types(con: Connection, sql: str) -> list[str]:
+    """What DuckDB's parser reads `sql` as: one type per statement (SELECT, EXPLAIN, ATTACH...)."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryFailed(exc, sql) from None
+    types = []
+    for statement in statements:
+        try:
+            types.append(statement.type.name)
+        except ValueError:  # a type this duckdb module has no name for
+            types.append("UNKNOWN")
+    return types
+
+
+def fetch(con: Connection, sql: str, limit: int) -> tuple[list[str], list[tuple[object, ...]], bool]:
+    """Run a query and fetch its first `limit` rows from the stream (the rest is never read):
+    column names, rows, and whether there are more."""
     try:
         cursor = con.execute(sql)
-        columns = [d[0] for d in cursor.description or ()]
-        rows = cursor.fetchall()
+        columns = [str(d[0]) for d in cursor.description or ()]
+        rows = cursor.fetchmany(limit + 1) if columns else []
     except duckdb.Error as exc:
-        raise DpsqlError(error("DP403", f"query failed: {error_text(exc)}", None,
-                               "`dpsql ls --columns` lists every port and its columns")) from None
-    finally:
-        con.close()
-    shown = [["NULL" if v is None else str(v) for v in row] for row in rows[:limit]]
-    return columns, shown, len(rows)
+        raise QueryFailed(exc, sql) from None
+    return columns, rows[:limit], len(rows) > limit
