@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -18,6 +19,7 @@ from dpsql.compile.typing.schema import file_reader_sql
 from dpsql.core.errors import error_text
 from dpsql.core.project import CompiledProject
 from dpsql.core.relations import Relation
+from dpsql.load.files import file_problem
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class FileInput:
     name: str  # the input's name in its product
     relation: Relation
     sql: str  # the reader query the view is defined as
+    path: Path
 
     @property
     def key(self) -> tuple[str, str]:
@@ -46,7 +49,7 @@ def file_inputs(compiled: CompiledProject, ports: Iterable[tuple[str, str]]) -> 
         if spec is None or spec.kind != "file" or spec.file is None or not spec.file_format:
             continue
         out.append(FileInput(product_name, input_name, product.relation_of_input(spec),
-                             file_reader_sql(spec.file, spec.file_format)))
+                             file_reader_sql(spec.file, spec.file_format), spec.file))
     return out
 
 
@@ -66,6 +69,10 @@ def publish(con: duckdb.DuckDBPyConnection, files: Sequence[FileInput], catalog:
     broken: dict[tuple[str, str], str] = {}
     for file in files:
         row = state.Row(file.state_id, str(file.relation), state.digest(file.sql))
+        problem = file_problem(file.path)  # replaced since it was loaded? a FIFO would block
+        if problem is not None:
+            broken[file.key] = f"{file.path} {problem}"
+            continue
         try:
             _replace_view(con, file.relation, file.sql, catalog.kind(file.relation))
         except duckdb.Error as exc:

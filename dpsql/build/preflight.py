@@ -61,7 +61,7 @@ def check(compiled: CompiledProject, planned: Iterable[str], catalog: Catalog,
           stored: Mapping[str, Stored], con: duckdb.DuckDBPyConnection) -> list[Diagnostic]:
     """Every problem with what the plan reads from outside itself (an empty list: go ahead)."""
     reads = outside_reads(compiled, planned)
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = missing_tables(compiled, planned, catalog)
     present: dict[str, Relation] = {}
     for dep in sorted(reads):
         upstream = compiled.models[dep]
@@ -85,6 +85,33 @@ def check(compiled: CompiledProject, planned: Iterable[str], catalog: Catalog,
             problems.extend(_expectations(consumer, spec, relation, columns.get(relation, ())))
             problems.extend(_version(consumer, spec, relation, stored.get(dep)))
     return _dedupe(problems)
+
+
+def missing_tables(compiled: CompiledProject, planned: Iterable[str], catalog: Catalog
+                   ) -> list[Diagnostic]:
+    """DP408 for each `table:` input read by the plan that is not in the warehouse."""
+    readers: dict[tuple[str, str], list[str]] = {}
+    for mid in sorted(planned):
+        model = compiled.models[mid]
+        if model.config.materialized == Materialization.EPHEMERAL:
+            continue  # its readers carry it
+        _, ports = reads_through(compiled, model.depends_on, model.product, model.inputs)
+        for port in ports:
+            readers.setdefault(port, []).append(mid)
+    problems = []
+    for (product_name, name), mids in sorted(readers.items()):
+        product = compiled.project.by_name[product_name]
+        spec = product.spec.input(name)
+        if spec is None or spec.kind != "table" or catalog.kind(
+                product.relation_of_input(spec)) is not None:
+            continue
+        more = f" (and {len(mids) - 1} more)" if len(mids) > 1 else ""
+        problems.append(error(
+            "DP408", f"`{mids[0]}`{more} reads table `{spec.table}` (input `{name}` of "
+            f"`{product_name}`), which is not in the warehouse", spec.location,
+            f"create `{spec.table}` in the warehouse first (load it, or build what writes it), "
+            "or fix `table:` in this product.yml"))
+    return problems
 
 
 def _selector(model: CompiledModel) -> str:

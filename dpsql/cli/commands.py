@@ -19,7 +19,6 @@ from dpsql.core import __version__
 
 if TYPE_CHECKING:
     from dpsql.cli.console import Console
-    from dpsql.core.errors import Diagnostic
     from dpsql.core.project import CompiledProject
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,30 +85,36 @@ def main(verbose: bool) -> None:
 
 
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
-    """Load and compile; print warnings; raise on errors (only the compile cache is written)."""
+    """Load and compile; print warnings; raise on errors. With `write`, target/compiled/ and
+    manifest.json are written (and target/ must be writable: DP009)."""
     from dpsql.compile import stamp
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
     from dpsql.core.errors import DpsqlError
     from dpsql.load.config import environment
     from dpsql.load.loader import load_project
-    from dpsql.outputs.artifacts import write_compiled, write_manifest
 
     # nothing a compile reads changed: the written outputs stand (the compile still runs,
     # from the cache, because the command needs the compiled project)
-    up_to_date = write and stamp.unchanged(project_dir.resolve(), environment()) is not None
+    root = project_dir.resolve()
+    up_to_date = write and stamp.unchanged(root, environment()) is not None
+    # the stamp describes the files as they were before the compile read them
+    snapshot = stamp.Snapshot.take(root) if write and not up_to_date else None
     project = load_project(project_dir)
+    if snapshot is not None:
+        snapshot.add_project(project)
     cache = CompileCache.load(project.root)
     compiled = compile_project(project, cache=cache)
     cache.save()
-    if compiled.errors:
-        raise DpsqlError(compiled.diagnostics)
+    unwritable = stamp.target_problem(project.root) if write else None
+    if compiled.errors or unwritable is not None:
+        raise DpsqlError([*compiled.diagnostics, *([unwritable] if unwritable else [])])
     warnings = [d for d in compiled.diagnostics if not d.is_error]
     if warnings:
         console.diagnostics(warnings)
-    if write and not up_to_date:
-        outputs = [write_manifest(compiled), *write_compiled(compiled)]
-        _record_stamp(compiled, outputs, warnings)
+    if snapshot is not None:
+        snapshot.record(env=compiled.env_read, outputs=_write_outputs(compiled),
+                        warnings=warnings, summary=_summary(compiled))
     return compiled
 
 
@@ -118,21 +123,17 @@ def _summary(compiled: CompiledProject) -> str:
             f"products into {compiled.project.root / 'target'}")
 
 
-def _record_stamp(compiled: CompiledProject, outputs: list[Path],
-                  warnings: list[Diagnostic]) -> None:
-    from dpsql.compile import stamp
+def _write_outputs(compiled: CompiledProject) -> list[Path]:
+    """target/manifest.json and target/compiled/; DP009 if they cannot be written."""
+    from dpsql.compile.stamp import output_error
+    from dpsql.core.errors import DpsqlError
+    from dpsql.outputs.artifacts import write_compiled, write_manifest
 
-    project = compiled.project
-    specs = [i for p in project.products for i in p.spec.inputs]
-    stamp.record(
-        project.root,
-        inputs=[i.file for i in specs if i.kind == "file" and i.file is not None],
-        warehouse=project.config.warehouse if any(i.kind == "table" for i in specs) else None,
-        env=compiled.env_read,
-        outputs=outputs,
-        warnings=[stamp.diagnostic_to_data(d) for d in warnings],
-        summary=_summary(compiled),
-    )
+    try:
+        return [write_manifest(compiled), *write_compiled(compiled)]
+    except OSError as exc:
+        where = Path(exc.filename) if isinstance(exc.filename, str) else compiled.project.root
+        raise DpsqlError([output_error(where, exc.strerror or str(exc))]) from None
 
 
 def _plan(compiled: CompiledProject, select: tuple[str, ...], exclude: tuple[str, ...]) -> Any:
@@ -160,7 +161,7 @@ def compile(project_dir: Path) -> None:
     console = Console(Path.cwd())
     last = stamp.unchanged(project_dir.resolve(), environment())
     if last is not None:  # nothing a compile reads has changed: its outputs stand
-        console.diagnostics(stamp.diagnostics_from_data(last["warnings"]))
+        console.diagnostics(last["warnings"])
         console.print(f"{last['summary']} (nothing changed)")
         return
     console.print(_summary(_compile(project_dir, console)))
@@ -435,6 +436,8 @@ def docs(project_dir: Path, out: Path | None) -> None:
     lineage to click through. It works offline: open target/docs/index.html in a browser.
     """
     from dpsql.cli.console import Console
+    from dpsql.compile.stamp import output_error
+    from dpsql.core.errors import DpsqlError
     from dpsql.lineage.graph import build_graph, lineage_diagnostics
     from dpsql.outputs.docs_site import write_site
 
@@ -442,5 +445,9 @@ def docs(project_dir: Path, out: Path | None) -> None:
     compiled = _compile(project_dir, console, write=False)
     graph = build_graph(compiled)
     console.diagnostics(lineage_diagnostics(graph))
-    index = write_site(graph, out or compiled.project.root / "target" / "docs")
+    folder = out or compiled.project.root / "target" / "docs"
+    try:
+        index = write_site(graph, folder)
+    except OSError as exc:
+        raise DpsqlError([output_error(folder, exc.strerror or str(exc))]) from None
     console.print(f"Wrote the docs site: {index}")

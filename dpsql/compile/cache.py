@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,8 +30,10 @@ from dpsql.core import __version__
 
 log = logging.getLogger("dpsql")
 
-FORMAT = 1
+FORMAT = 2  # 2: sealed (a header line with a digest of the entries)
 FILE = Path("target") / "cache" / "compile.json"
+STAGES = ("bind", "type")
+_HEADER_MAX = 1024
 
 
 def digest(*parts: str) -> str:
@@ -48,24 +51,19 @@ class CompileCache:
         self.path = root / FILE
         self._old: dict[str, dict[str, Any]] = {
             stage: dict(values) for stage, values in (entries or {}).items()}
-        self._new: dict[str, dict[str, Any]] = {"bind": {}, "type": {}}
+        self._new: dict[str, dict[str, Any]] = {stage: {} for stage in STAGES}
         self.hits = 0
         self.misses = 0
 
     @classmethod
     def load(cls, root: Path) -> CompileCache:
-        path = root / FILE
-        try:
-            with path.open("r", encoding="utf-8") as handle:
-                data = json.load(handle)
-        except FileNotFoundError:
+        """The cache written by the last compile; empty if there is none, or if the file is
+        damaged, edited, or from another version of dpsql (then it is rebuilt)."""
+        data = read_sealed(root / FILE, "compile", FORMAT)
+        if not isinstance(data, dict) or not all(
+                isinstance(data.get(s), dict) for s in STAGES):
             return cls(root)
-        except (OSError, ValueError) as exc:
-            log.info("ignoring an unreadable compile cache %s: %s", path, exc)
-            return cls(root)
-        if data.get("format") != FORMAT or data.get("dpsql") != __version__:
-            return cls(root)
-        return cls(root, {"bind": data.get("bind", {}), "type": data.get("type", {})})
+        return cls(root, {s: data[s] for s in STAGES})
 
     def get(self, stage: str, key: str) -> Any | None:
         value = self._new[stage].get(key)
@@ -87,20 +85,70 @@ class CompileCache:
         return any(set(self._new[s]) != set(self._old.get(s, {})) for s in self._new)
 
     def save(self) -> None:
-        """Write the entries of this compile (dropping stale ones), atomically; only if changed."""
-        if not self.changed:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"format": FORMAT, "dpsql": __version__, **self._new}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".compile.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
-            os.replace(tmp, self.path)
-        except OSError as exc:  # a read-only target/ only costs speed
-            log.info("could not write the compile cache %s: %s", self.path, exc)
-            with contextlib.suppress(FileNotFoundError):
+        """Write the entries of this compile (dropping stale ones), atomically; only if changed.
+        A target/ that cannot be written only costs speed."""
+        if self.changed:
+            write_sealed(self.path, "compile", FORMAT, self._new)
+
+
+# --- sealed JSON files ---------------------------------------------------------------------
+#
+# target/cache/ is dpsql's own, but people and tools touch it: an editor, a merge, a disk that
+# filled up halfway. A sealed file is a header line (what wrote it, and a digest of the rest)
+# and a JSON document. Reading checks the header first, so a file dpsql did not write as it is,
+# whatever its shape, is ignored rather than trusted; nothing that reads the entries has to
+# defend against entries of the wrong shape.
+
+
+def read_sealed(path: Path, kind: str, file_format: int) -> Any | None:
+    """The document of a sealed file, or None (logged) if it is missing, not a regular file,
+    not what dpsql wrote, or written by another version."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read
+            log.info("ignoring %s: not a regular file", path)
+            return None
+        raw = path.read_bytes()
+    except OSError as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.info("ignoring %s: %s", path, exc)
+        return None
+    head, _, body = raw.partition(b"\n")
+    try:
+        header = json.loads(head) if len(head) <= _HEADER_MAX else None
+        expected = {"kind": kind, "format": file_format, "dpsql": __version__,
+                    "digest": _body_digest(body)}
+        if header != expected:
+            log.info("ignoring %s: written by another version, or changed since", path)
+            return None
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        log.info("ignoring %s: %s", path, exc)
+        return None
+
+
+def write_sealed(path: Path, kind: str, file_format: int, document: Any) -> bool:
+    """Write a sealed file atomically; False (logged) if it cannot be written."""
+    body = json.dumps(document, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    header = json.dumps({"kind": kind, "format": file_format, "dpsql": __version__,
+                         "digest": _body_digest(body)})
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(header.encode() + b"\n" + body)
+        os.replace(tmp, path)
+        return True
+    except OSError as exc:
+        log.info("could not write %s: %s", path, exc)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        return False
+
+
+def _body_digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 def files_digest(paths: Iterable[Path]) -> str:

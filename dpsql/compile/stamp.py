@@ -6,23 +6,37 @@ models/, macros/ and tests/, the workspace's macros/, the files of `file:` input
 warehouse catalog (for `table:` inputs), the environment variables templates read, and
 dpsql itself. The stamp records the size and modification time of each file, those
 variables' values and the outputs written; any difference means a real compile.
+
+The files are stat-ed *before* the compile reads them (a `Snapshot`), never after: a file
+edited while a compile runs then differs from its stamp, and the next compile is a real one.
+A file changed less than `RACY_NS` before the snapshot could change again within the same
+tick of the file system's clock and keep its size and time, so its content digest is recorded
+as well and compared (a file too large to hash counts as changed until it settles).
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import os
+import tempfile
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dpsql.core import __version__
-from dpsql.core.errors import Diagnostic, Location, Severity
+from dpsql.compile.cache import read_sealed, write_sealed
+from dpsql.core.errors import Diagnostic, Location, Severity, error
+from dpsql.core.project import Project
 
 log = logging.getLogger("dpsql")
 
 FILE = Path("target") / "cache" / "stamp.json"
+FORMAT = 1
+RACY_NS = 2_000_000_000  # coarse file system clocks tick in up to 2 s (FAT)
+HASH_AT_MOST = 16 << 20  # bytes; a racy file larger than this counts as changed
+_UNKNOWN = "?"  # the digest of a racy file too large to hash
 _SKIP = {"target", "node_modules", "__pycache__", "logs"}
 
 
@@ -40,64 +54,131 @@ def _workspace_files(root: Path) -> list[str]:
     return sorted(found)
 
 
-def _stats(paths: Iterable[str]) -> list[list[Any]]:
-    out: list[list[Any]] = []
+def _stat(path: str) -> list[Any]:
+    """[path, size, mtime_ns] ([path, None, None] if it cannot be stat-ed)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path, None, None]
+    return [path, st.st_size, st.st_mtime_ns]
+
+
+def _content(path: str) -> str:
+    """A digest of a regular file's content ("?" when it is too large, or unreadable)."""
+    try:
+        st = os.stat(path)
+        if not (os.path.isfile(path) and st.st_size <= HASH_AT_MOST):
+            return _UNKNOWN
+        with open(path, "rb") as handle:
+            return hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+    except OSError:
+        return _UNKNOWN
+
+
+def _entries(paths: Iterable[str], taken_ns: int) -> list[list[Any]]:
+    """[path, size, mtime_ns, digest]: the digest only for files changed close to `taken_ns`."""
+    out = []
     for path in paths:
-        try:
-            st = os.stat(path)
-            out.append([path, st.st_size, st.st_mtime_ns])
-        except OSError:
-            out.append([path, None, None])
+        entry = _stat(path)
+        mtime = entry[2]
+        racy = mtime is not None and mtime >= taken_ns - RACY_NS
+        out.append([*entry, _content(path) if racy else None])
     return out
 
 
-def record(root: Path, *, inputs: Iterable[Path], warehouse: Path | None,
-           env: Mapping[str, str | None], outputs: Iterable[Path],
-           warnings: list[list[Any]], summary: str) -> None:
-    """Write the stamp after a successful compile (a failure to write only costs speed)."""
-    stamp = {
-        "dpsql": __version__,
-        "files": _stats(_workspace_files(root)),
-        "inputs": _stats(str(p) for p in inputs),
-        "warehouse": _stats([str(warehouse)]) if warehouse is not None else None,
-        "env": dict(env),
-        "outputs": sorted(str(p) for p in outputs),
-        "warnings": warnings,
-        "summary": summary,
-    }
-    path = root / FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stamp), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.info("could not write %s: %s", path, exc)
+def _same(entry: list[Any]) -> bool:
+    """The file is as the stamp saw it."""
+    path, size, mtime, content = entry
+    if _stat(path) != [path, size, mtime]:
+        return False
+    return content is None or (content != _UNKNOWN and _content(path) == content)
+
+
+@dataclass
+class Snapshot:
+    """What a compile is about to read, stat-ed before it reads it."""
+
+    root: Path
+    taken_ns: int
+    files: list[list[Any]]
+    inputs: list[list[Any]] = field(default_factory=list)
+    warehouse: list[list[Any]] | None = None
+
+    @classmethod
+    def take(cls, root: Path) -> Snapshot:
+        """Before the project is loaded: the workspace's own files."""
+        taken = time.time_ns()
+        return cls(root, taken, _entries(_workspace_files(root), taken))
+
+    def add_project(self, project: Project) -> None:
+        """After loading, before compiling: the files of `file:` inputs, and the warehouse
+        when `table:` inputs are typed from its catalog."""
+        specs = [i for p in project.products for i in p.spec.inputs]
+        self.inputs = _entries((str(i.file) for i in specs if i.kind == "file" and i.file),
+                               self.taken_ns)
+        if any(i.kind == "table" for i in specs):
+            self.warehouse = _entries([str(project.config.warehouse)], self.taken_ns)
+
+    def record(self, *, env: Mapping[str, str | None], outputs: Iterable[Path],
+               warnings: list[Diagnostic], summary: str) -> None:
+        """Write the stamp after a successful compile (a failure to write only costs speed)."""
+        write_sealed(self.root / FILE, "stamp", FORMAT, {
+            "files": self.files,
+            "inputs": self.inputs,
+            "warehouse": self.warehouse,
+            "env": dict(env),
+            "outputs": sorted(str(p) for p in outputs),
+            "warnings": [diagnostic_to_data(d) for d in warnings],
+            "summary": summary,
+        })
 
 
 def unchanged(root: Path, environ: Mapping[str, str]) -> dict[str, Any] | None:
-    """The stamp, if nothing a compile reads has changed since it was written; else None."""
-    try:
-        stamp = json.loads((root / FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """The stamp, if nothing a compile reads has changed since it was written; else None.
+    Its "warnings" are Diagnostics."""
+    stamp = read_sealed(root / FILE, "stamp", FORMAT)
+    if not isinstance(stamp, dict):
         return None
     try:
-        if stamp["dpsql"] != __version__:
+        if [entry[0] for entry in stamp["files"]] != _workspace_files(root):
             return None
-        if stamp["files"] != _stats(_workspace_files(root)):
-            return None
-        if stamp["inputs"] != _stats(p for p, _, _ in stamp["inputs"]):
-            return None
-        if stamp["warehouse"] is not None and stamp["warehouse"] != _stats(
-                [stamp["warehouse"][0][0]]):
+        if not all(_same(e) for e in (*stamp["files"], *stamp["inputs"],
+                                      *(stamp["warehouse"] or ()))):
             return None
         if any(environ.get(k) != v for k, v in stamp["env"].items()):
             return None
         if not all(os.path.exists(p) for p in stamp["outputs"]):
             return None
-    except (KeyError, TypeError, ValueError, IndexError):
-        return None
-    return dict(stamp)
+        return {**stamp, "warnings": diagnostics_from_data(stamp["warnings"]),
+                "summary": str(stamp["summary"])}
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None  # not one this version of dpsql wrote
+
+
+def target_problem(root: Path) -> Diagnostic | None:
+    """Why dpsql cannot write its outputs in `root/target`, if it cannot (DP009)."""
+    target = root / "target"
+    if target.exists() and not target.is_dir():
+        return error("DP009", "`target` is a file, but dpsql writes its outputs (compiled SQL, "
+                     "manifest.json, run results, its cache) in a folder of that name",
+                     Location(target), "remove or rename the file `target`; dpsql creates the "
+                     "folder")
+    try:
+        target.mkdir(exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=target, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return output_error(target, exc.strerror or str(exc))
+    return None
+
+
+def output_error(path: Path, reason: str) -> Diagnostic:
+    """DP009: an output of dpsql's cannot be written at `path`."""
+    return error("DP009", f"cannot write dpsql's outputs in {path}: {reason}", Location(path),
+                 "make it writable, or move what is in the way (dpsql writes compiled SQL, "
+                 "manifest.json, run results and its cache under the workspace's target/); "
+                 "`dpsql check` writes nothing and works without it")
 
 
 def diagnostic_to_data(d: Diagnostic) -> list[Any]:

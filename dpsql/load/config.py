@@ -17,6 +17,7 @@ from typing import Any
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, closest, error
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 from dpsql.core.versions import Version, parse_range, parse_version
+from dpsql.load.files import resolve
 from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
 
@@ -293,7 +294,7 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
         rel = check.string(data, "file", keys)
         if not rel:
             return None
-        file = (folder / rel).resolve()
+        file = resolve(folder / rel)
         fmt = check.string(data, "format", keys) or FILE_FORMATS.get(file.suffix.lower(), "")
         if fmt not in {"csv", "parquet", "json"}:
             check.fail(f"cannot tell the format of `{rel}`", (*keys, "file"),

@@ -10,6 +10,7 @@ from dpsql.core.errors import Diagnostic, DpsqlError, Location, error
 from dpsql.core.project import ModelSource, Product, Project
 from dpsql.core.specs import InputSpec, ProductSpec
 from dpsql.load.config import PRODUCT_FILE, load_product, load_workspace
+from dpsql.load.files import file_problem
 from dpsql.load.names import catalog_name, folded, reserved_relation_name
 from dpsql.load.textfile import read_text
 
@@ -81,11 +82,12 @@ def _read_product(spec: ProductSpec, diagnostics: list[Diagnostic]) -> Product:
             diagnostics.extend(exc.diagnostics)
     _check_ports(spec, {p.stem for p in names.values()}, diagnostics)
     for spec_input in spec.inputs:
-        if spec_input.kind == "file" and spec_input.file and not spec_input.file.exists():
+        problem = file_problem(spec_input.file) if spec_input.file else None
+        if spec_input.kind == "file" and problem is not None:
             diagnostics.append(error(
-                "DP007", f"input `{spec_input.name}` reads {spec_input.file}, which does not exist",
+                "DP007", f"input `{spec_input.name}` reads {spec_input.file}, which {problem}",
                 spec_input.location, "fix the `file:` path (it is relative to product.yml), "
-                "or create the file"))
+                "or put a csv, parquet or json file there"))
     return Product(spec, tuple(models), _sql_files(spec.path / "macros"),
                    _sql_files(spec.path / "tests"))
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from conftest import run_cli, write_files
 
-from dpsql.compile.cache import FILE, CompileCache
+from dpsql.compile.cache import FILE, FORMAT, CompileCache, read_sealed
 from dpsql.compile.pipeline import compile_project
 from dpsql.load.loader import load_project
 
@@ -81,7 +80,7 @@ def test_a_damaged_cache_is_ignored(tiny: Path) -> None:
     (tiny / FILE).write_text("{not json", encoding="utf-8")
     (tiny / "target" / "cache" / "stamp.json").unlink()  # force a real compile
     assert run_cli("compile", "-p", str(tiny)).exit_code == 0
-    assert json.loads((tiny / FILE).read_text())["format"] == 1
+    assert read_sealed(tiny / FILE, "compile", FORMAT) is not None  # written again
 
 
 def test_check_reads_the_cache_but_writes_nothing(tiny: Path) -> None:

@@ -17,11 +17,17 @@ from sqlglot import exp
 from dpsql.compile.cache import CompileCache, digest
 from dpsql.compile.state import CompileState
 from dpsql.compile.typing import standins
-from dpsql.compile.typing.schema import BindError, SchemaCatalog, warehouse_columns
-from dpsql.core.errors import Diagnostic, Location, error
+from dpsql.compile.typing.schema import (
+    BindError,
+    SchemaCatalog,
+    relation_sql,
+    warehouse_columns,
+)
+from dpsql.core.errors import Diagnostic, Location, error, warning
 from dpsql.core.project import Column, CompiledModel, Project
 from dpsql.core.relations import Relation, table_relation
 from dpsql.lineage.model import LINEAGE_FORMAT
+from dpsql.load.files import file_problem
 
 log = logging.getLogger("dpsql")
 
@@ -33,13 +39,15 @@ def type_models(state: CompileState) -> None:
     project = state.project
     catalog = _LazyCatalog()
     try:
-        state.sources.update(_infer_sources(project, catalog, state.diagnostics, state.cache))
+        sources, unreadable = _infer_sources(project, catalog, state.diagnostics, state.cache)
+        state.sources.update(sources)
         state.interfaces = standins.interfaces(project)  # consumers see a port's contract
         catalog.known.update(state.interfaces)
         for mid in state.order:
             _type_model(state, state.models[mid], catalog)
     finally:
         catalog.close()  # no DuckDB work after this, and worker processes must not inherit it
+    state.diagnostics.extend(_untyped_table_inputs(state, unreadable))
     state.mapping = catalog.mapping
     models = dict(state.models)
     for mid, entry in state.typed.items():
@@ -73,6 +81,58 @@ def _type_model(state: CompileState, model: CompiledModel, catalog: _LazyCatalog
     state.typed[model.id] = entry
     if model.relation not in state.interfaces:
         catalog.known[model.relation] = _columns(entry)
+    if model.incremental_sql is not None:
+        _type_incremental(state, model, [*needed, model.relation], catalog)
+
+
+def _type_incremental(state: CompileState, model: CompiledModel, needed: list[Relation],
+                      catalog: _LazyCatalog) -> None:
+    """An incremental model's incremental run (its SQL rendered with is_incremental() true)
+    must bind too: it is described against the same stand-ins and one of the model's own
+    relation (`{{ this }}`, with the model's columns). It is not cached while it reads a
+    relation besides the model's own reads (one named only under is_incremental()), and not
+    checked when one of those was not typed."""
+    sql = model.incremental_sql
+    assert sql is not None
+    key = digest("incremental", sql, *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
+    if state.cache.get("type", key) is not None:
+        return
+    # what it reads besides: typed relations named in it (compiled SQL quotes every name)
+    extra = [rel for rel in catalog.known if rel not in needed and relation_sql(rel) in sql]
+    catalog.stage([*needed, *extra])
+    try:
+        columns = catalog.describe(sql)
+    except BindError as exc:
+        if str(exc).startswith("Catalog Error: Table with name"):  # one that was not typed
+            log.info("incremental run of %s not typed: %s", model.id, exc)
+            return
+        state.diagnostics.append(error(
+            "DP208", f"model `{model.id}` does not bind in an incremental run "
+            f"(is_incremental() true): {exc}", _incremental_location(model, exc),
+            "fix the SQL under `{% if is_incremental() %}`: there `{{ this }}` is the model's "
+            "own table, with the columns the model produces, and a comparison or join needs "
+            "the same type on both sides (cast one)"))
+        return
+    if not extra:
+        state.cache.put("type", key, {"columns": [[c.name, c.type] for c in columns]})
+
+
+def _incremental_location(model: CompiledModel, exc: BindError) -> Location:
+    """Where a word DuckDB names (a quoted name in its message, else a name in the part of the
+    query it points at) is written under is_incremental(); else that is_incremental() call."""
+    lines = model.source.text.splitlines()
+    start = next((n for n, line in enumerate(lines, 1) if "is_incremental" in line), 1)
+    words = [w.split(".")[-1] for w in _QUOTED.findall(str(exc))]
+    words += [w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", exc.near)
+              if w.upper() not in _SQL_WORDS]
+    for word in words:
+        pattern = re.compile(r"\b" + re.escape(word) + r"\b")
+        for number in range(start, len(lines) + 1):
+            match = pattern.search(lines[number - 1])
+            if match:
+                return Location(model.source.path, number, match.start() + 1)
+    col = lines[start - 1].find("is_incremental") + 1 if start <= len(lines) else 0
+    return Location(model.source.path, start, max(col, 0))
 
 
 class _LazyCatalog(SchemaCatalog):
@@ -110,11 +170,14 @@ def _describe(model: CompiledModel, needed: list[Relation], catalog: _LazyCatalo
 
 
 def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Diagnostic],
-                   cache: CompileCache) -> dict[tuple[str, str], tuple[Column, ...] | None]:
+                   cache: CompileCache
+                   ) -> tuple[dict[tuple[str, str], tuple[Column, ...] | None], str | None]:
+    """The columns of every file and table input, and why the warehouse catalog could not be
+    read, if it could not."""
     sources: dict[tuple[str, str], tuple[Column, ...] | None] = {}
     tables = [table_relation(i.table) for p in project.products for i in p.spec.inputs
               if i.kind == "table" and i.table]
-    in_warehouse = warehouse_columns(project.config.warehouse, tables)
+    in_warehouse, unreadable = warehouse_columns(project.config.warehouse, tables)
     for product in project.products:
         for spec in product.spec.inputs:
             relation = product.relation_of_input(spec)
@@ -138,16 +201,61 @@ def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Di
             if columns is not None:
                 catalog.known[relation] = columns
             sources[(product.name, spec.name)] = columns
-    return sources
+    return sources, unreadable
+
+
+def _untyped_table_inputs(state: CompileState, unreadable: str | None) -> list[Diagnostic]:
+    """DP210: a `table:` input that is not in the warehouse and declares no typed `columns:`
+    leaves the models reading it, and theirs, untyped: nothing checks them, and a build stops
+    at its pre-flight (DP408) until the table exists."""
+    warehouse = state.project.config.warehouse.name
+    where = (f"which could not be looked up in the warehouse ({warehouse}: {unreadable})"
+             if unreadable else f"which is not in the warehouse ({warehouse})")
+    out = []
+    for product in state.project.products:
+        for spec in product.spec.inputs:
+            if spec.kind != "table" or state.sources.get((product.name, spec.name)) is not None:
+                continue
+            readers = {mid for mid, m in state.models.items()
+                       if m.product == product.name and spec.name in m.inputs}
+            if not readers:
+                continue  # never read: DP311 says so
+            blind = _downstream(state, readers)
+            first = sorted(readers)[0]
+            n = len(blind) - 1
+            more = f" (and {n} more model{'s' * (n != 1)} downstream)" if n else ""
+            out.append(warning(
+                "DP210", f"input `{spec.name}` of `{product.name}` reads table `{spec.table}`, "
+                f"{where} and declares no `columns:` with types, so `{first}`{more} cannot be "
+                "typed: "
+                "columns, contracts and lineage go unchecked", spec.location,
+                f"declare the table's `columns:` (a name and type each) under this input, or "
+                f"create `{spec.table}` in the warehouse (load it, or build what writes it); "
+                "`dpsql build` stops before building while it is missing"))
+    return out
+
+
+def _downstream(state: CompileState, start: set[str]) -> set[str]:
+    """`start` and every model reading one of them, through any number of models."""
+    found = set(start)
+    for mid in state.order:
+        if mid not in found and any(d in found for d in state.models[mid].depends_on):
+            found.add(mid)
+    return found
 
 
 def _file_columns(path: Path, file_format: str, catalog: _LazyCatalog, cache: CompileCache
                   ) -> tuple[Column, ...]:
-    """DuckDB's reading of a file's schema, cached by the file's size and modification time."""
+    """DuckDB's reading of a file's schema, cached by the file's size and modification time.
+    Only a regular file is read (the loader refused anything else; this is in case it changed
+    since): reading a FIFO would never end."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise BindError(f"{path} {problem}")
     try:
         stat = path.stat()
-    except OSError:
-        return catalog.describe_file(path, file_format)  # raises the reader's own message
+    except OSError as exc:
+        raise BindError(f"{path} cannot be read ({exc.strerror})") from None
     key = digest("file", str(path), file_format, str(stat.st_size), str(stat.st_mtime_ns))
     entry = cache.get("type", key)
     if entry is None:
@@ -157,6 +265,9 @@ def _file_columns(path: Path, file_format: str, catalog: _LazyCatalog, cache: Co
 
 
 _QUOTED = re.compile(r'"([^"]+)"')
+_SQL_WORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "AS", "CAST", "IN", "IS", "NULL",
+              "MAX", "MIN", "SUM", "COUNT", "AVG", "COALESCE", "CASE", "WHEN", "THEN", "ELSE",
+              "END", "ON", "JOIN", "GROUP", "BY", "ORDER", "HAVING", "LIMIT", "DISTINCT"}
 
 
 def _bind_location(model: CompiledModel, tree: exp.Query, message: str) -> Location:

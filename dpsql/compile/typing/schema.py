@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,9 +29,20 @@ _READERS = {"csv": "read_csv_auto", "parquet": "read_parquet", "json": "read_jso
 
 def file_reader_sql(path: Path, file_format: str) -> str:
     """The SELECT that exposes a file input (the same in the stand-in and in the warehouse)."""
-    reader = exp.Anonymous(this=_READERS[file_format], expressions=[exp.Literal.string(str(path))])
+    literal = exp.Literal.string(literal_pattern(str(path)))
+    reader = exp.Anonymous(this=_READERS[file_format], expressions=[literal])
     # the reader's name as written: this text is fingerprinted by builds
     return exp.select(exp.Star()).from_(reader).sql(dialect=DIALECT, normalize_functions=False)
+
+
+_GLOB = re.compile(r"([*?\[])")
+
+
+def literal_pattern(path: str) -> str:
+    """`path` as a DuckDB glob pattern that matches that one file: DuckDB's readers expand `*`,
+    `?` and `[...]` in any path they are given, so each of those characters is written as a
+    one-character class (`sales[1].csv` -> `sales[[]1].csv`, `a*.csv` -> `a[*].csv`)."""
+    return _GLOB.sub(r"[\1]", path)
 
 
 def column_type(type_text: str) -> exp.DataType:
@@ -54,9 +66,14 @@ def column_sql(name: str, type_text: str) -> str:
     return column.sql(dialect=DIALECT)
 
 
+def relation_sql(relation: Relation) -> str:
+    """`"schema"."name"`, as compiled SQL names a relation."""
+    return f"{_identifier_sql(relation.schema)}.{_identifier_sql(relation.name)}"
+
+
 def create_table_sql(relation: Relation, columns: Iterable[Column]) -> str:
     """`CREATE OR REPLACE TABLE "schema"."name" ("column" TYPE, ...)`: an empty table."""
-    table = f"{_identifier_sql(relation.schema)}.{_identifier_sql(relation.name)}"
+    table = relation_sql(relation)
     return f"CREATE OR REPLACE TABLE {table} ({', '.join(column_sql(c.name, c.type) for c in columns)})"
 
 
@@ -74,7 +91,22 @@ def create_schema_sql(schema: str) -> str:
 
 
 class BindError(Exception):
-    """DuckDB could not bind a query against its upstream schemas."""
+    """DuckDB could not bind a query against its upstream schemas; `near` is the part of the
+    query DuckDB points at, if it does."""
+
+    def __init__(self, message: str, near: str = ""):
+        super().__init__(message)
+        self.near = near
+
+
+def _pointed_at(text: str) -> str:
+    """The text under DuckDB's `^^^` marks in an error's `LINE 1: ...` context, if any."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        marks = lines[i + 1]
+        if line.startswith("LINE ") and "^" in marks:
+            return line[marks.index("^"):marks.rindex("^") + 1].strip()
+    return ""
 
 
 class SchemaCatalog:
@@ -108,23 +140,25 @@ class SchemaCatalog:
         try:
             rows = self._con.execute(f"DESCRIBE {sql}").fetchall()
         except duckdb.Error as exc:
-            raise BindError(error_text(exc)) from None
+            raise BindError(error_text(exc), _pointed_at(str(exc))) from None
         return tuple(Column(str(r[0]), str(r[1])) for r in rows)
 
     def describe_file(self, path: Path, file_format: str) -> tuple[Column, ...]:
         return self.describe(file_reader_sql(path, file_format))
 
 
-def warehouse_columns(warehouse: Path, relations: Iterable[Relation]) -> dict[Relation, tuple[Column, ...]]:
-    """Columns of existing warehouse tables, read from the catalog (read-only, no data)."""
+def warehouse_columns(warehouse: Path, relations: Iterable[Relation]
+                      ) -> tuple[dict[Relation, tuple[Column, ...]], str | None]:
+    """Columns of existing warehouse tables, read from the catalog (read-only, no data), and
+    why the catalog could not be read, if it could not (another process holds the file)."""
     wanted = list(relations)
     if not wanted or not warehouse.is_file():
-        return {}
+        return {}, None
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
         log.info("cannot read the warehouse catalog of %s: %s", warehouse, exc)
-        return {}
+        return {}, error_text(exc)
     try:
         rows = con.execute(
             "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
@@ -138,4 +172,4 @@ def warehouse_columns(warehouse: Path, relations: Iterable[Relation]) -> dict[Re
         rel = Relation(schema, table)
         if rel in want:
             found.setdefault(rel, []).append(Column(column, data_type))
-    return {rel: tuple(cols) for rel, cols in found.items()}
+    return {rel: tuple(cols) for rel, cols in found.items()}, None

@@ -1,0 +1,49 @@
+"""What a `file:` input may be: a regular file, or a symlink to one.
+
+A file input is read by DuckDB when a model is typed and when its view is built. Anything else
+found at the path is refused before it is read: a directory or a missing file cannot be read,
+a symlink loop cannot be followed, and reading a FIFO, a socket or a device would block or
+never end. `os.stat` tells them apart without opening the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"))
+
+
+def resolve(path: Path) -> Path:
+    """The absolute path with symlinks resolved where they can be (a symlink loop stays as
+    written, and is reported by `file_problem`)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: Python < 3.13 on a symlink loop
+        return Path(os.path.abspath(path))
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` cannot be read as a file input, in words that follow "it"; None if it can."""
+    try:
+        info = os.stat(path)  # follows symlinks; never opens the file
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symlink loop"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "does not exist"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(info.st_mode):
+        if "\\" in str(path) and any(c in str(path) for c in "*?["):
+            # DuckDB's readers take `\` as an escape in a pattern: no spelling reads it
+            return ("has `\\` and one of `*`, `?`, `[` in its path, which DuckDB reads as a "
+                    "pattern: rename it")
+        return None
+    for test, kind in _KINDS:
+        if test(info.st_mode):
+            return f"is {kind}, not a file"
+    return "is not a regular file"
