@@ -2,12 +2,15 @@
 
 Functions called from templates never raise for a user mistake: they record a diagnostic at
 the template's file and line and return a placeholder, so one render reports every mistake.
+Their arguments are checked before they run, so a wrong call gets dpsql's words, not Python's.
+What a template may load and how much work it may do is the sandbox's (`sandbox.py`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import difflib
+import functools
 import sys
 import traceback
 from collections.abc import Callable, Mapping
@@ -17,8 +20,15 @@ from typing import Any
 
 import jinja2
 from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.exceptions import SecurityError
 
+from dpsql.compile.sandbox import (
+    SANDBOX_HINT,
+    MacroLoader,
+    MeteredEnvironment,
+    TemplateRefused,
+    metered,
+)
 from dpsql.core.errors import Diagnostic, Location, did_you_mean, error
 from dpsql.core.project import (
     MATERIALIZATIONS,
@@ -90,28 +100,26 @@ def _ref(*args: str) -> Any:
             return _input(name)
         return state.fail("DP103", f"ref('{name}'): product `{product.name}` has no model "
                           f"`{name}`", did_you_mean(name, sorted(product.model_names)))
-    if len(args) == 2:
-        other_name, port = args
-        if other_name == product.name:
-            return _ref(port)
-        other = state.project.product(other_name)
-        if other is None:
-            return state.fail("DP103", f"ref('{other_name}', '{port}'): no product "
-                              f"`{other_name}` in the workspace",
-                              did_you_mean(other_name, list(state.project.by_name)))
-        if other.spec.output(port) is None:
-            return state.fail("DP103", f"ref('{other_name}', '{port}'): product `{other_name}` "
-                              f"has no output port `{port}`",
-                              did_you_mean(port, [o.name for o in other.spec.outputs]))
-        declared = any(i.product == other_name and i.port == port for i in product.spec.inputs)
-        if not declared:
-            return state.fail(
-                "DP205", f"ref('{other_name}', '{port}') reads a port that product "
-                f"`{product.name}` does not declare as an input",
-                f"add to {product.name}'s product.yml inputs: "
-                f"`- {{name: {port}, product: {other_name}, port: {port}}}`")
-        return Rel(other_name, port)
-    return state.fail("DP103", "ref() takes a model name, or a product and a port name")
+    other_name, port = args
+    if other_name == product.name:
+        return _ref(port)
+    other = state.project.product(other_name)
+    if other is None:
+        return state.fail("DP103", f"ref('{other_name}', '{port}'): no product "
+                          f"`{other_name}` in the workspace",
+                          did_you_mean(other_name, list(state.project.by_name)))
+    if other.spec.output(port) is None:
+        return state.fail("DP103", f"ref('{other_name}', '{port}'): product `{other_name}` "
+                          f"has no output port `{port}`",
+                          did_you_mean(port, [o.name for o in other.spec.outputs]))
+    declared = any(i.product == other_name and i.port == port for i in product.spec.inputs)
+    if not declared:
+        return state.fail(
+            "DP205", f"ref('{other_name}', '{port}') reads a port that product "
+            f"`{product.name}` does not declare as an input",
+            f"add to {product.name}'s product.yml inputs: "
+            f"`- {{name: {port}, product: {other_name}, port: {port}}}`")
+    return Rel(other_name, port)
 
 
 def _input(name: str) -> Any:
@@ -132,15 +140,31 @@ def _config(**kwargs: Any) -> str:
             state.fail("DP106", f"config() has no option `{key}`",
                        did_you_mean(key, sorted(_CONFIG_KEYS)))
             continue
-        if key == "materialized" and value not in MATERIALIZATIONS:
-            state.fail("DP106", f"materialized='{value}' is not a materialization",
-                       f"use one of: {', '.join(MATERIALIZATIONS)}")
+        problem = _config_problem(key, value)
+        if problem is not None:
+            state.fail("DP106", *problem)
             continue
         state.config[key] = value
         where = state.here()
         if where.path == state.model.path:
             state.config_lines[key] = where.line
     return ""
+
+
+def _config_problem(key: str, value: Any) -> tuple[str, str] | None:
+    """What is wrong with one config() option's value: (message, hint), or None."""
+    if key == "materialized" and (not isinstance(value, str) or value not in MATERIALIZATIONS):
+        return (f"materialized={_shown(value)} is not a materialization",
+                f"use one of: {', '.join(MATERIALIZATIONS)}")
+    names = isinstance(value, str) or (isinstance(value, (list, tuple))
+                                       and all(isinstance(v, str) for v in value))
+    if key in ("tags", "unique_key") and not names:
+        return (f"{key}={_shown(value)} is not a name or a list of names",
+                f"write config({key}='name') or config({key}=['one', 'two'])")
+    if key == "description" and not isinstance(value, str):
+        return (f"description={_shown(value)} is not text",
+                "write config(description='what the model holds')")
+    return None
 
 
 _MISSING = object()
@@ -154,7 +178,7 @@ def _var(name: str, default: Any = _MISSING) -> Any:
     if default is not _MISSING:
         return default
     return state.fail("DP105", f"var('{name}') is not set", f"add `{name}` under `vars:` in "
-                      "dpsql.yml, or pass a default: var('{name}', ...)")
+                      f"dpsql.yml, or pass a default: var('{name}', ...)")
 
 
 def _env_var(name: str, default: Any = _MISSING) -> Any:
@@ -173,14 +197,85 @@ def _is_incremental() -> bool:
     return _STATE.get().incremental
 
 
+@dataclass(frozen=True)
+class _Usage:
+    """How a template function is called: checked before it runs."""
+
+    counts: tuple[int, ...]  # how many positional arguments it takes
+    texts: int  # how many of them are names, in quotes
+    keywords: tuple[str, ...] | None  # the keyword arguments it takes (None: any)
+    example: str
+
+    def problem(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        if len(args) not in self.counts:
+            given = f"{len(args)} positional argument" + ("" if len(args) == 1 else "s")
+            return f"{name}() takes {self.takes()}; it was given {given}"
+        unknown = [k for k in kwargs if self.keywords is not None and k not in self.keywords]
+        if unknown:
+            return f"{name}() has no argument `{unknown[0]}`"
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, jinja2.Undefined):
+                value._fail_with_undefined_error()  # the usual error: `x` is undefined
+        for value in args[:self.texts]:
+            if not isinstance(value, str):
+                return f"{name}() takes names in quotes, not {_shown(value)}"
+        return None
+
+    def takes(self) -> str:
+        if self.counts == (0,):
+            return "only named options" if self.keywords is None else "no arguments"
+        plural = "" if self.counts == (1,) else "s"
+        return f"{' or '.join(str(c) for c in self.counts)} argument{plural}"
+
+
+_REF = ("ref('stg_orders') for a model of this product, or ref('customers', 'customers') for "
+        "an output port of another product")
+_USAGES: dict[str, _Usage] = {
+    "ref": _Usage((1, 2), 2, (), _REF),
+    "input": _Usage((1,), 1, (), "input('raw_orders'), naming an input of product.yml"),
+    "source": _Usage((1,), 1, (), "source('raw_orders'), naming an input of product.yml"),
+    "config": _Usage((0,), 0, None, "config(materialized='table', tags=['daily'])"),
+    "var": _Usage((1, 2), 1, ("default",), "var('start_date') or var('start_date', "
+                  "'2024-01-01')"),
+    "env_var": _Usage((1, 2), 1, ("default",), "env_var('USER') or env_var('USER', 'nobody')"),
+    "is_incremental": _Usage((0,), 0, (), "{% if is_incremental() %}"),
+}
+
+
+def _argument_checked(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` as templates see it: its arguments checked, a problem reported in dpsql's words."""
+    usage = _USAGES[name]
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        state = _STATE.get(None)
+        if state is None:  # at the top of a macro file, outside any macro
+            raise TemplateRefused("DP107", f"{name}() is called outside a model",
+                                  f"call {name}() from a model, or inside a macro's body")
+        problem = usage.problem(name, args, kwargs)
+        if problem is not None:
+            hint = f"write {usage.example}"
+            if name == "ref" and any(k in kwargs for k in ("v", "version")):
+                hint += "; a port's version range is set on the input in product.yml"
+            return state.fail("DP107", problem, hint)
+        return func(*args, **kwargs)
+    return call
+
+
+def _shown(value: Any) -> str:
+    """A value from a template, in words: `'daily'`, a number `5`, a list `['a', 1]`."""
+    if isinstance(value, str):
+        return f"'{value}'" if len(value) <= 40 else "a long text"
+    kinds = {bool: "true/false", int: "a number", float: "a number", list: "a list",
+             tuple: "a list", dict: "a mapping", type(None): "none"}
+    text = repr(value)
+    return kinds.get(type(value), "a value") + (f" `{text}`" if len(text) <= 40 else "")
+
+
 _GLOBALS: dict[str, Callable[..., Any]] = {
-    "ref": _ref,
-    "input": _input,
-    "source": _input,
-    "config": _config,
-    "var": _var,
-    "env_var": _env_var,
-    "is_incremental": _is_incremental,
+    name: _argument_checked(name, func) for name, func in (
+        ("ref", _ref), ("input", _input), ("source", _input), ("config", _config),
+        ("var", _var), ("env_var", _env_var), ("is_incremental", _is_incremental))
 }
 
 
@@ -189,28 +284,30 @@ class Renderer:
 
     def __init__(self, project: Project):
         self.project = project
-        self._envs: dict[str, tuple[SandboxedEnvironment, tuple[Diagnostic, ...]]] = {}
+        self._envs: dict[str, tuple[MeteredEnvironment, tuple[Diagnostic, ...]]] = {}
         # environment variables each template read, with their values (None: not set)
         self.env_read: dict[Path, dict[str, str | None]] = {}
 
-    def environment(self, product: Product) -> tuple[SandboxedEnvironment, tuple[Diagnostic, ...]]:
+    def environment(self, product: Product) -> tuple[MeteredEnvironment, tuple[Diagnostic, ...]]:
         cached = self._envs.get(product.name)
         if cached is None:
             cached = self._envs[product.name] = self._build(product)
         return cached
 
-    def _build(self, product: Product) -> tuple[SandboxedEnvironment, tuple[Diagnostic, ...]]:
-        env = SandboxedEnvironment(
+    def _build(self, product: Product) -> tuple[MeteredEnvironment, tuple[Diagnostic, ...]]:
+        files = (*self.project.macro_files, *product.macro_files)
+        env = MeteredEnvironment(
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
-            loader=jinja2.FunctionLoader(_load_file),
+            loader=MacroLoader((product.spec.path, self.project.root), files),
         )
         env.globals.update(_GLOBALS)
         diagnostics: list[Diagnostic] = []
-        for path in (*self.project.macro_files, *product.macro_files):
+        for path in files:
             try:
-                module = env.get_template(str(path)).module
+                with metered():
+                    module = _macro_module(env, path)
             except jinja2.TemplateSyntaxError as exc:
                 diagnostics.append(_syntax_error(exc, path))
                 continue
@@ -228,10 +325,11 @@ class Renderer:
         state = _RenderState(model, product, self.project, incremental)
         token = _STATE.set(state)
         try:
-            code = env.compile(model.text, str(model.path), str(model.path))
-            template = env.template_class.from_code(env, code, env.make_globals(None))
-            this = product.relation_of_model(model.name)
-            sql = template.render(this=Rel(this.schema, this.name))
+            with metered():
+                code = env.compile(model.text, str(model.path), str(model.path))
+                template = env.template_class.from_code(env, code, env.make_globals(None))
+                this = product.relation_of_model(model.name)
+                sql = template.render(this=Rel(this.schema, this.name))
         except jinja2.TemplateSyntaxError as exc:
             return Rendered("", {}, (), (*macro_errors, _syntax_error(exc, model.path)))
         except Exception as exc:
@@ -245,8 +343,13 @@ class Renderer:
                         state.config_lines)
 
 
-def _load_file(name: str) -> tuple[str, str, Callable[[], bool]]:
-    return Path(name).read_text(encoding="utf-8"), name, lambda: True
+def _macro_module(env: MeteredEnvironment, path: Path) -> Any:
+    """A macro file, run once for its macros; an error points at the macro file's line."""
+    template = env.get_template(str(path))
+    try:
+        return template.module
+    except Exception:
+        env.handle_exception()  # re-raises, with the traceback in template lines
 
 
 def _syntax_error(exc: jinja2.TemplateSyntaxError, path: Path) -> Diagnostic:
@@ -255,17 +358,30 @@ def _syntax_error(exc: jinja2.TemplateSyntaxError, path: Path) -> Diagnostic:
                  "check the {{ }} and {% %} tags on this line; every block needs its end tag")
 
 
-def _render_error(exc: Exception, path: Path) -> Diagnostic:
+def _render_error(exc: BaseException, path: Path) -> Diagnostic:
     line = 0
     where = path
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename.endswith(".sql") or frame.filename == str(path):
             line, where = frame.lineno or 0, Path(frame.filename)
             break
+    at = Location(where, line)
+    if isinstance(exc, TemplateRefused):
+        return error(exc.code, exc.message, Location(*exc.where) if exc.where else at, exc.hint)
     if isinstance(exc, jinja2.UndefinedError):
-        return error("DP102", f"template error: {exc.message}", Location(where, line),
+        return error("DP102", f"template error: {exc.message}", at,
                      "define it (a macro in macros/, a var in dpsql.yml) or fix the spelling")
-    return error("DP102", f"template error: {type(exc).__name__}: {exc}", Location(where, line),
+    if isinstance(exc, SecurityError):
+        return error("DP109", f"the template sandbox refuses this: {exc}", at,
+                     "a template cannot reach Python's internals; use the template functions, "
+                     f"filters and macros; {SANDBOX_HINT}")
+    if isinstance(exc, RecursionError):
+        return error("DP109", "macros call each other too deeply (over Python's limit)", at,
+                     "give a macro that calls itself a case where it stops")
+    if isinstance(exc, MemoryError):
+        return error("DP109", "the template ran out of memory", at,
+                     f"build smaller values; {SANDBOX_HINT}")
+    return error("DP102", f"template error: {type(exc).__name__}: {exc}", at,
                  "fix the expression on this line")
 
 
