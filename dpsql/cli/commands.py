@@ -6,64 +6,25 @@ Heavy modules (sqlglot, duckdb, jinja2) are imported inside commands, so `--help
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from dpsql.cli.options import (
+    INTERRUPTED,
+    handle_errors,
+    project_dir_option,
+    selection_options,
+    threads_option,
+)
 from dpsql.core import __version__
 
 if TYPE_CHECKING:
     from dpsql.cli.console import Console
     from dpsql.core.project import CompiledProject
-
-F = TypeVar("F", bound=Callable[..., Any])
-INTERRUPTED = 130  # the exit status after Ctrl-C (128 + SIGINT), as shells use
-
-
-def project_dir_option(func: F) -> F:
-    return click.option(
-        "-p", "--project-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-        show_default=True, help="The workspace folder (the one holding dpsql.yml).",
-    )(func)
-
-
-def selection_options(func: F) -> F:
-    func = click.option("-s", "--select", "select", multiple=True, metavar="SELECTOR",
-                        help="Models to include: a product, product.model, +x / x+ for "
-                             "ancestors / descendants, domain:NAME, tag:NAME. Repeatable; "
-                             "space-separated selectors are unioned, comma-joined ones "
-                             "intersected.")(func)
-    return click.option("-x", "--exclude", "exclude", multiple=True, metavar="SELECTOR",
-                        help="Models to leave out, in the same syntax as --select.")(func)
-
-
-def handle_errors(func: F) -> F:
-    """Turn a DpsqlError into its diagnostics on stderr and exit status 1, never a traceback;
-    Ctrl-C into exit status 130."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from dpsql.cli.console import Console
-        from dpsql.core.errors import DpsqlError
-
-        try:
-            return func(*args, **kwargs)
-        except DpsqlError as exc:
-            console = Console(Path.cwd())
-            console.diagnostics(exc.diagnostics)
-            console.problem_summary(exc.diagnostics)
-            sys.exit(1)
-        except KeyboardInterrupt:  # Ctrl-C before anything was written to the warehouse
-            Console(Path.cwd()).interrupted()
-            sys.exit(INTERRUPTED)
-
-    return wrapper  # type: ignore[return-value]
-
 
 @click.group(name="dpsql", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dpsql")
@@ -207,12 +168,6 @@ def check(project_dir: Path, fmt: str) -> None:
             console.print("All checks passed.", style="bold green")
     if errors:
         sys.exit(1)
-
-
-def threads_option(func: F) -> F:
-    return click.option("-t", "--threads", type=click.IntRange(min=1), default=None,
-                        metavar="N", help="Models to run at once (default: `threads:` in "
-                        "dpsql.yml, else 4).")(func)
 
 
 @main.command(short_help="Compile and materialize models into the warehouse.")
