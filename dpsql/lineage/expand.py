@@ -54,12 +54,19 @@ def source_columns(scope: Scope, alias: str, schema: Schema | None, results: Res
     raise Unknown(f"the columns of `{alias}` are unknown")
 
 
-def projections(scope: Scope, select: exp.Select, schema: Schema | None, results: Results
-                ) -> Iterator[Projection]:
-    """The select list with COLUMNS('re') and struct `s.*` expanded."""
+def projections(scope: Scope, select: exp.Select, schema: Schema | None, results: Results,
+                names: Sequence[str] | None = None) -> Iterator[Projection]:
+    """The select list with COLUMNS('re') and struct `s.*` expanded, and a `*` that sqlglot
+    could not expand over one source expanded to `names` (DuckDB's, given for the top query
+    over one CTE or subquery)."""
     for projection in select.expressions:
         body = projection.this if isinstance(projection, exp.Alias) else projection
-        if isinstance(body, exp.Columns) and isinstance(body.this, exp.Literal):
+        if (isinstance(body, exp.Star) and names is not None and len(select.expressions) == 1
+                and len(scope.selected_sources) == 1):
+            alias = next(iter(scope.selected_sources))
+            for name in names:
+                yield name, exp.column(name, table=alias), IDENTITY
+        elif isinstance(body, exp.Columns) and isinstance(body.this, exp.Literal):
             pattern = re.compile(body.this.name)
             for alias in scope.selected_sources:
                 for name in source_columns(scope, alias, schema, results):
@@ -115,14 +122,13 @@ def _struct_fields(source: object, column: str, schema: Schema | None) -> list[s
 def pivot_result(pivot: exp.Pivot, scope: Scope, names: Sequence[str] | None,
                  schema: Schema | None, results: Results, subquery: SubTrace,
                  problems: list[str]) -> ScopeResult:
-    """`SELECT * FROM (PIVOT t ON k USING agg(v) [GROUP BY g])` and UNPIVOT, given the output
-    names DuckDB describes."""
-    if names is None:
-        raise Unknown("the columns of a PIVOT or UNPIVOT below the top of the query are unknown")
+    """`SELECT * FROM (PIVOT t ON k USING agg(v) [GROUP BY g])` and UNPIVOT. `names` are the
+    output names DuckDB describes, when known; otherwise the names that can be told from the
+    query, and any other column is a pivoted value (`default`)."""
     read = _pivot_source(pivot, scope, schema, results, subquery)
     on = [c.name for e in pivot.expressions for c in e.find_all(exp.Column)]
     if pivot.args.get("unpivot"):
-        return _unpivot(pivot, names, on, read)
+        return _unpivot(pivot, names or _unpivot_names(pivot, on, read), on, read)
     if not all(isinstance(e, exp.In) for e in pivot.expressions):
         problems.append("the columns of a PIVOT without `IN (...)` depend on the data; name "
                         "the values: PIVOT ... ON k IN ('a', 'b')")
@@ -141,9 +147,19 @@ def pivot_result(pivot: exp.Pivot, scope: Scope, names: Sequence[str] | None,
         merge(values, read.value(name), subtype)
     for name in on:
         merge(values, read.value(name), CONDITIONAL)
+    if names is None:
+        names = keys + [str(v.name) for e in pivot.expressions if isinstance(e, exp.In)
+                        for v in e.expressions if isinstance(v, exp.Literal)]
     columns = [read.value(n) if n in keys else dict(values) for n in names]
     return ScopeResult(list(names), columns, {c: s for c, s in rows.items() if not c.is_rows},
-                       [dict(rows) for _ in names], rows)
+                       [dict(rows) for _ in names], rows, default=values)
+
+
+def _unpivot_names(pivot: exp.Pivot, on: list[str], read: _Read) -> list[str]:
+    into = pivot.args.get("into")
+    name_column = into.this.name if isinstance(into, exp.Expr) and into.this else "name"
+    values = ([e.name for e in into.expressions] if isinstance(into, exp.Expr) else ["value"])
+    return [c for c in read.columns if c not in on] + [name_column, *values]
 
 
 def _unpivot(pivot: exp.Pivot, names: Sequence[str], on: list[str], read: _Read

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dpsql")
 
 # what a traced model's cached lineage looks like; a new value retraces every model
-LINEAGE_FORMAT = "lineage-4"
+LINEAGE_FORMAT = "lineage-6"
 
 
 def untraced(model: CompiledModel, reason: str) -> ModelLineage:

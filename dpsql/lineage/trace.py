@@ -95,6 +95,7 @@ class _Tracer(ExpressionWalker):
             self.problems.append("the query has no scope sqlglot can analyse")
             return None
         self._root = root
+        self._pivot_ctes(tree, root)
         scopes = list(root.traverse())
         for scope in scopes:
             self._record(scope)
@@ -117,6 +118,13 @@ class _Tracer(ExpressionWalker):
             return self._set_operation(scope, node)
         if isinstance(node, exp.Select):
             return self._select(scope, node)
+        if isinstance(node, exp.Pivot):  # WITH p AS (PIVOT ...): names from the query above
+            try:
+                return pivot_result(node, scope, None, self._schema, self.result_of,
+                                    self._subquery_result, self.problems)
+            except Unknown as exc:
+                self.problems.append(f"a PIVOT or UNPIVOT cannot be traced: {exc}")
+                return ScopeResult([], [])
         return self._table_function(scope, node)
 
     def _table_function(self, scope: Scope, node: exp.Expr) -> ScopeResult:
@@ -144,11 +152,30 @@ class _Tracer(ExpressionWalker):
 
     def _projections(self, scope: Scope, select: exp.Select) -> list[Projection]:
         try:
-            return list(projections(scope, select, self._schema, self.result_of))
+            return list(projections(scope, select, self._schema, self.result_of,
+                                    self._names if self._expandable(scope) else None))
         except Unknown as exc:
             self.problems.append(f"the select list cannot be expanded: {exc}")
             return [(p.alias_or_name, p.this if isinstance(p, exp.Alias) else p, IDENTITY)
                     for p in select.expressions if not isinstance(p.this, exp.Star)]
+
+    def _expandable(self, scope: Scope) -> bool:
+        """The top query reading one CTE or subquery: DuckDB's names can expand its `*`."""
+        if scope is not self._root or len(scope.selected_sources) != 1:
+            return False
+        source = next(iter(scope.selected_sources.values()))[1]
+        return isinstance(source, Scope) or self.pivot_cte(source) is not None
+
+    def _pivot_ctes(self, tree: exp.Query, root: Scope) -> None:
+        with_ = tree.args.get("with_")
+        for cte in with_.expressions if isinstance(with_, exp.With) else ():
+            if isinstance(cte.this, exp.Pivot):
+                try:
+                    self.pivots[cte.alias_or_name] = pivot_result(
+                        cte.this, root, None, self._schema, self.result_of,
+                        self._subquery_result, self.problems)
+                except Unknown as exc:
+                    self.problems.append(f"a PIVOT or UNPIVOT cannot be traced: {exc}")
 
     def _select(self, scope: Scope, select: exp.Select) -> ScopeResult:
         pivot = pivot_of(select)
@@ -219,7 +246,10 @@ class _Tracer(ExpressionWalker):
         entry = scope.selected_sources.get(name)
         source = entry[1] if entry else None
         out: Sources = {}
-        if isinstance(source, Scope):
+        pivot = self.pivot_cte(source)
+        if pivot is not None:
+            merge(out, pivot.row_set)
+        elif isinstance(source, Scope):
             child = self.result_of(source)
             if child is None:
                 self._unresolved = True
@@ -274,8 +304,10 @@ class _Tracer(ExpressionWalker):
                 else:
                     self._walk(item, SORT, scope, aliases, ordered)
             self._sink = None
-            limited = select.args.get("limit") is not None or select.args.get("offset") is not None
-            rows.add(ordered, everywhere=limited)  # without LIMIT, order does not pick rows
+            picks = any(select.args.get(k) is not None for k in ("limit", "offset", "fetch"))
+            if distinct is not None and distinct.args.get("on") is not None:
+                picks = True  # DISTINCT ON keeps the first row of each group, in this order
+            rows.add(ordered, everywhere=picks)  # otherwise order does not pick rows
 
 @dataclass(frozen=True)
 class Traced:

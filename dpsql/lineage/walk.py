@@ -40,6 +40,13 @@ class ExpressionWalker:
         self._unresolved = False  # a recursive CTE read itself before it was traced
         self._by_query: dict[int, ScopeResult] = {}  # id of a scope's query -> its result
         self._recursive: dict[int, ScopeResult] = {}  # id of an anchor -> its recursive CTE
+        # CTEs whose body is a PIVOT: sqlglot makes no scope of them, so they look like tables
+        self.pivots: dict[str, ScopeResult] = {}
+
+    def pivot_cte(self, source: object) -> ScopeResult | None:
+        if isinstance(source, exp.Table) and not source.db:
+            return self.pivots.get(source.name)
+        return None
 
     def result_of(self, scope: Scope) -> ScopeResult | None:
         """A scope's result; a recursive CTE's self-reference is a scope of its own, found by
@@ -139,8 +146,9 @@ class ExpressionWalker:
         while source is None and outer is not None:  # a correlated subquery reads outer names
             source = outer.sources.get(table)
             outer = outer.parent
-        if isinstance(source, Scope):
-            child = self.result_of(source)
+        pivot = self.pivot_cte(source)
+        if isinstance(source, Scope) or pivot is not None:
+            child = pivot or self.result_of(source)  # type: ignore[arg-type]
             if child is None:  # a recursive CTE reading itself: traced again once it is known
                 self._unresolved = True
                 return
