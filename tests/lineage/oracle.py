@@ -6,9 +6,11 @@ input, it changes the file's values in one way at a time (shift, negate, shuffle
 string suffix; a struct's fields and a list's elements one at a time), rebuilds the workspace
 with the dpsql CLI into a fresh warehouse (`dpsql build --full-refresh`) and records which
 port columns changed. A port column changes when its multiset of values (row count and NULLs
-included) differs from the baseline's. The union over the perturbations is the true set of
-(raw column -> port column) dependencies: a lower bound, as data can only show a dependency
-it exercises.
+included) differs from the baseline's, or, in a port whose contract gives a column a `unique`
+test (its key), when its values move to other keys while the key's own values stay: a
+customer's rank changes although the ranks 1..n stay the same. The union over the
+perturbations is the true set of (raw column -> port column) dependencies: a lower bound, as
+data can only show a dependency it exercises.
 
 The claim is what `dpsql lineage <product>.<input>.<column> --downstream --format json`
 lists as port columns; recall and precision compare the two. Nothing here imports dpsql's
@@ -17,7 +19,7 @@ the ports are read from the warehouse with DuckDB.
 
     python tests/lineage/oracle.py                  # the tricky mesh (tricky_mesh.py)
     python tests/lineage/oracle.py projects/shop    # any workspace with file inputs
-    python tests/lineage/oracle.py --fast --claim-args=--row-level projects/shop
+    python tests/lineage/oracle.py --fast --claim-args=--direct-only projects/shop
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ from dpsql.cli.commands import main as dpsql_main
 
 SEED = 20240611
 
-# The complete claim as the CLI spells it today; the new default will need no extra flags.
-COMPLETE_CLAIM_ARGS: tuple[str, ...] = ("--row-level",)
+# The complete claim is `dpsql lineage`'s default: value and row-deciding edges.
+COMPLETE_CLAIM_ARGS: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,6 +341,7 @@ class Workspace:
     ports: list[str]  # `product.port`
     files: dict[str, tuple[str, list[str]]]  # file path (relative) -> (format, [`product.input`])
     notes: list[str]
+    keys: dict[str, str] = field(default_factory=dict)  # port -> a column with a `unique` test
 
 
 def read_workspace(root: Path) -> Workspace:
@@ -347,11 +350,18 @@ def read_workspace(root: Path) -> Workspace:
     ports: list[str] = []
     files: dict[str, tuple[str, list[str]]] = {}
     notes: list[str] = []
+    keys: dict[str, str] = {}
+    kept = root / KEYS_FILE
+    if kept.exists():  # a copy whose data tests were dropped: the keys were kept aside
+        keys.update(json.loads(kept.read_text(encoding="utf-8")))
     for spec_path in _product_files(root):
         spec = yaml.safe_load(spec_path.read_text(encoding="utf-8")) or {}
         product = spec.get("name") or spec_path.parent.name
         for port in spec.get("outputs") or []:
             ports.append(f"{product}.{port['name']}")
+            for col in port.get("columns") or []:
+                if isinstance(col, dict) and "unique" in (col.get("tests") or []):
+                    keys.setdefault(f"{product}.{port['name']}", str(col["name"]))
         for inp in spec.get("inputs") or []:
             if "file" not in inp:
                 continue
@@ -364,7 +374,7 @@ def read_workspace(root: Path) -> Workspace:
             rel = path.relative_to(root).as_posix()
             files.setdefault(rel, (fmt, []))[1].append(f"{product}.{inp['name']}")
     warehouse = root / str(config.get("warehouse") or "warehouse.duckdb")
-    return Workspace(root, warehouse, sorted(ports), files, notes)
+    return Workspace(root, warehouse, sorted(ports), files, notes, keys)
 
 
 def prepare_copy(source: Path, dest: Path) -> Workspace:
@@ -374,6 +384,7 @@ def prepare_copy(source: Path, dest: Path) -> Workspace:
     source = source.resolve()
     ignore = shutil.ignore_patterns("target", ".git", "*.duckdb", "*.duckdb.wal", ".venv")
     shutil.copytree(source, dest, ignore=ignore)
+    (dest / KEYS_FILE).write_text(json.dumps(read_workspace(source).keys), encoding="utf-8")
     for spec_path in _product_files(dest):
         spec = yaml.safe_load(spec_path.read_text(encoding="utf-8")) or {}
         dropped = [col.pop("tests") for port in spec.get("outputs") or []
@@ -389,6 +400,38 @@ def prepare_copy(source: Path, dest: Path) -> Workspace:
 # ---------------------------------------------------------------------------------------------
 
 Fingerprints = dict[str, str]  # `product.port.column` -> `rows:digest of the sorted values`
+PAIR = "@"  # `product.port.c@k`: the digest of the sorted (k, c) pairs, k the port's key
+KEYS_FILE = ".oracle-keys.json"
+
+
+def _columns_only(prints: Fingerprints) -> Fingerprints:
+    return {k: v for k, v in prints.items() if PAIR not in k}
+
+
+def _changed(baseline: Fingerprints, prints: Fingerprints, *, moves: bool = True) -> set[str]:
+    """The port columns whose values changed; or, in a port with a key (a column with a
+    `unique` test), whose values moved to other keys while the key's own values stayed. When
+    every column moved against the key, the key itself moved: nothing is inferred; nor after
+    a shuffle (`moves` false), which moves values between rows by design, keys included."""
+    out = {col for col, digest in baseline.items()
+           if PAIR not in col and prints.get(col) != digest}
+    if not moves:
+        return out
+    groups: dict[tuple[str, str], list[str]] = {}
+    moved: dict[tuple[str, str], set[str]] = {}
+    for name, digest in baseline.items():
+        if PAIR not in name:
+            continue
+        col, key = name.split(PAIR)
+        group = (col.rsplit(".", 1)[0], key)
+        groups.setdefault(group, []).append(col)
+        if prints.get(name) != digest:
+            moved.setdefault(group, set()).add(col)
+    for (port, key), cols in groups.items():
+        found = moved.get((port, key), set())
+        if found and f"{port}.{key}" not in out and len(found) < len(cols):
+            out |= found
+    return out
 
 
 class BuildFailed(RuntimeError):
@@ -445,6 +488,13 @@ def port_fingerprints(ws: Workspace, ports: Iterable[str] | None = None) -> Fing
             relation = ".".join(_quote(p) for p in port.split("."))
             digests = ", ".join(f"hash(list({q} order by {q} nulls first))::varchar"
                                 for q in map(_quote, cols))
+            key = ws.keys.get(port)
+            keyed = [c for c in cols if key in cols and c != key]
+            pairs = ", ".join(
+                f"hash(list([{_quote(key or '')}::varchar, {_quote(c)}::varchar] order by "
+                f"{_quote(key or '')}::varchar nulls first, {_quote(c)}::varchar nulls first))"
+                "::varchar" for c in keyed)
+            digests = ", ".join(d for d in (digests, pairs) if d)
             selects.append(f"select '{port}' as port, count(*) as n, [{digests}]::varchar[] as digests"
                            f" from {relation}")
         try:
@@ -454,11 +504,20 @@ def port_fingerprints(ws: Workspace, ports: Iterable[str] | None = None) -> Fing
             for port, cols in columns.items():
                 relation = ".".join(_quote(p) for p in port.split("."))
                 values = con.execute(f"select * from {relation}").fetchall()
-                rows.append((port, len(values), [_python_digest(r[i] for r in values)
-                                                 for i in range(len(cols))]))
+                width = range(len(cols))
+                key = ws.keys.get(port)
+                at = cols.index(key) if key in cols else -1
+                rows.append((port, len(values), [
+                    *(_python_digest(r[i] for r in values) for i in width),
+                    *(_python_digest((r[at], r[c]) for r in values)
+                      for c in width if at >= 0 and c != at)]))
         for port, n, digests in rows:
-            for col, digest in zip(columns[port], digests, strict=True):
-                out[f"{port}.{col}"] = f"{n}:{digest}"
+            cols = columns[port]
+            key = ws.keys.get(port)
+            keys = [f"{port}.{c}" for c in cols]
+            keys += [f"{port}.{c}{PAIR}{key}" for c in cols if key in cols and c != key]
+            for key, digest in zip(keys, digests, strict=True):
+                out[key] = f"{n}:{digest}"
     finally:
         con.close()
     return out
@@ -766,13 +825,13 @@ def run_oracle(source: Path, work: Path, *, claim_args: Sequence[str] = COMPLETE
             if isinstance(prints, str):
                 failures.append(f"{job.file} {job.label}: {prints.splitlines()[-1] if prints else ''}")
                 continue
-            for port_col, digest in baseline.items():
-                if prints.get(port_col) != digest:
-                    pair = (plan.raw_of[job.file, job.column], port_col)
-                    true.add(pair)
-                    evidence.setdefault(pair, []).append(job.label)
+            for port_col in _changed(baseline, prints, moves=not job.label.endswith(":shuffle")):
+                pair = (plan.raw_of[job.file, job.column], port_col)
+                true.add(pair)
+                evidence.setdefault(pair, []).append(job.label)
     builds = len(plan.jobs) + n + (sum(job.check for job in plan.jobs) if selective else 0)
-    return Result(str(source), plan.raw_columns, baseline, true, claimed, incomplete,
+    return Result(str(source), plan.raw_columns, _columns_only(baseline), true, claimed,
+                  incomplete,
                   {k: sorted(v) for k, v in evidence.items()}, failures, claim_errors, plan.notes,
                   builds=builds, seconds=time.perf_counter() - started)
 

@@ -26,7 +26,6 @@ CLAIM_ARGS = oracle.COMPLETE_CLAIM_ARGS
 # Raw columns of projects/shop perturbed (of 17), for the time budget.
 SHOP_SAMPLE = 9
 
-tracer_incomplete = pytest.mark.xfail(reason="lineage tracer not yet complete", strict=False)
 
 
 # -- the oracle on a toy workspace ------------------------------------------------------------
@@ -200,7 +199,6 @@ def test_the_mesh_builds_under_every_perturbation(mesh: oracle.Result) -> None:
     assert len(mesh.raw_columns) == 28
 
 
-@tracer_incomplete
 def test_lineage_recall_and_precision_on_the_mesh(mesh: oracle.Result) -> None:
     _measured(mesh)
 
@@ -210,6 +208,5 @@ def test_the_shop_builds_under_every_perturbation(shop: oracle.Result) -> None:
     assert len(shop.raw_columns) == SHOP_SAMPLE
 
 
-@tracer_incomplete
 def test_lineage_recall_and_precision_on_the_shop(shop: oracle.Result) -> None:
     _measured(shop)
