@@ -260,8 +260,10 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
 @click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
 @handle_errors
 def ls(project_dir: Path, columns: bool) -> None:
-    """List the data products with their domain, owner, version and ports."""
+    """List the data products with their domain, owner, version and ports; for a deprecated
+    port, the products that still read it."""
     from dpsql.cli.console import Console
+    from dpsql.cli.listing import deprecation_lines
     from dpsql.load.loader import load_project
 
     console = Console(Path.cwd())
@@ -276,6 +278,8 @@ def ls(project_dir: Path, columns: bool) -> None:
         rows.append([spec.domain, spec.name, str(spec.version), spec.owner, ports, inputs])
     console.table(f"Data products in {project.config.name}",
                   ["domain", "product", "version", "owner", "output ports", "inputs"], rows)
+    for line in deprecation_lines(project):
+        console.print(line)
     if columns:
         for product in project.products:
             for port in product.spec.outputs:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dpsql.compile.bind import compile_model
 from dpsql.compile.cache import CompileCache
 from dpsql.compile.checks.contracts import check_interfaces
+from dpsql.compile.checks.deprecation import check_deprecations
 from dpsql.compile.datatests import column_tests, singular_test
 from dpsql.compile.ephemeral import check_config, inline_ephemerals
 from dpsql.compile.lineage import trace_lineage
@@ -108,6 +109,7 @@ def data_tests(state: CompileState) -> None:
 
 PASSES: tuple[Pass, ...] = (
     Pass("inputs", check_inputs),
+    Pass("deprecated ports", check_deprecations),
     Pass("bind", bind),
     Pass("order", order),
     Pass("inline ephemeral models", inline, reads_trees=True),
