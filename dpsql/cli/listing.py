@@ -1,4 +1,5 @@
-"""What `dpsql ls` adds under its table: deprecated ports and who still reads them."""
+"""What `dpsql ls` adds under its table (deprecated ports and who still reads them), and all of
+it as one JSON document (`--format json`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from dpsql.compile.checks.deprecation import readers, replacement
 from dpsql.core.project import Project
+from dpsql.core.specs import InputSpec
 
 
 def deprecated_ports(project: Project) -> list[dict[str, Any]]:
@@ -46,3 +48,29 @@ def deprecation_lines(project: Project) -> list[str]:
             lines.append(f"  {port['use']} read by: "
                          + (", ".join(port["replacement_read_by"]) or "nobody yet"))
     return lines
+
+
+def _input(spec: InputSpec) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": spec.name, "kind": spec.kind}
+    if spec.kind == "product":
+        found.update(product=spec.product, port=spec.port)
+    return found
+
+
+def as_json(project: Project) -> dict[str, Any]:
+    """`dpsql ls --format json`: the products, their ports, and the deprecated ports."""
+    products = []
+    for product in sorted(project.products, key=lambda p: (p.spec.domain, p.name)):
+        spec = product.spec
+        products.append({
+            "name": spec.name, "domain": spec.domain, "owner": spec.owner,
+            "version": str(spec.version),
+            "outputs": [{"name": o.name, "relation": f"{spec.name}.{o.name}",
+                         "deprecated": o.deprecated is not None,
+                         "columns": None if o.columns is None
+                         else [{"name": c.name, "type": c.type} for c in o.columns]}
+                        for o in spec.outputs],
+            "inputs": [_input(i) for i in spec.inputs],
+        })
+    return {"workspace": project.config.name, "products": products,
+            "deprecated_ports": deprecated_ports(project)}

@@ -287,3 +287,17 @@ def test_ls_without_deprecated_ports_is_the_table_alone(tmp_path: Path) -> None:
     result = run_cli("ls", "-p", str(root))
     assert result.exit_code == 0
     assert result.output.rstrip().endswith("┘") and "read by" not in result.output
+
+
+def test_ls_json_holds_the_ports_and_their_readers(tmp_path: Path) -> None:
+    result = run_cli("ls", "-p", str(mesh(tmp_path)), "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert [p["name"] for p in data["products"]] == ["audit", "revenue", "orders"]
+    orders = data["products"][2]
+    assert [(o["relation"], o["deprecated"]) for o in orders["outputs"]] == [
+        ("orders.orders", True), ("orders.orders_v2", False)]
+    assert data["deprecated_ports"] == [{
+        "port": "orders.orders", "since": "1.4.0", "sunset": "2027-06-30",
+        "use": "orders.orders_v2", "still_read_by": ["revenue"],
+        "replacement_read_by": ["audit"]}]
