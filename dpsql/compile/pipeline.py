@@ -109,9 +109,9 @@ def data_tests(state: CompileState) -> None:
 
 PASSES: tuple[Pass, ...] = (
     Pass("inputs", check_inputs),
-    Pass("deprecated ports", check_deprecations),
     Pass("bind", bind),
     Pass("order", order),
+    Pass("deprecated ports", check_deprecations),
     Pass("inline ephemeral models", inline, reads_trees=True),
     Pass("types", type_models, reads_trees=True, needs_schemas=True),  # trees: DP208 positions
     Pass("materializations", materializations),

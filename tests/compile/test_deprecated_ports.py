@@ -206,7 +206,8 @@ def test_consumers_are_warned_before_the_sunset_with_the_replacement(tmp_path: P
             "input `orders` of `revenue` reads port `orders.orders`, deprecated since orders "
             "1.4.0, sunset date 2027-06-30 (reading it after that day is an error); use "
             "`orders.orders_v2` instead")
-        assert "write `port: orders_v2` in input `orders`" in str(warned["hint"])
+        assert warned["hint"] == ("write `port: orders_v2` in input `orders`, and read "
+                                  "`orders.orders_v2` instead of `orders.orders` in total")
         assert str(warned["path"]).endswith("reports/revenue/product.yml")
         assert warned["line"] == line_of(root, REVENUE_YML, "- name: orders")
     assert not [d for d in found if "audit" in str(d["message"])]  # audit reads orders_v2
@@ -223,6 +224,7 @@ def test_reading_after_the_sunset_is_an_error(tmp_path: Path, monkeypatch) -> No
     assert "sunset date 2027-06-30 has passed; use `orders.orders_v2` instead" in str(
         failed["message"])
     assert failed["line"] == line_of(root, REVENUE_YML, "- name: orders")
+    assert str(failed["hint"]).endswith("; or `orders` moves its `sunset:` later")
     result = run_cli("build", "-p", str(root))
     assert result.exit_code == 1 and "error[DP313]" in result.stderr
     assert not (root / "wh.duckdb").exists()
@@ -245,7 +247,8 @@ def test_a_replacement_in_another_product_is_named_in_the_hint(tmp_path: Path) -
     assert status == 0
     [warned] = [d for d in found if d["code"] == "DP312"]
     assert "use `audit.biggest` instead" in str(warned["message"])
-    assert "declare `product: audit` with `port: biggest`" in str(warned["hint"])
+    assert warned["hint"] == ("declare `product: audit` with `port: biggest` under `inputs:`, "
+                              "and read `audit.biggest` instead of `orders.orders` in total")
 
 
 def test_compile_does_not_replay_yesterdays_warning_after_the_sunset(tmp_path: Path,

@@ -56,7 +56,8 @@ def check_deprecations(state: CompileState) -> None:
             found = deprecated_port(project, spec)
             if found is not None:
                 producer, port = found
-                diagnostic = _consumer(product, spec, producer, port, day)
+                diagnostic = _consumer(product, spec, producer, port, day,
+                                       _reading_models(state, product, producer, port))
                 sunset = port.deprecated.sunset if port.deprecated is not None else None
                 pending |= sunset is not None and not diagnostic.is_error
                 state.diagnostics.append(diagnostic)
@@ -75,6 +76,14 @@ def deprecated_port(project: Project, spec: InputSpec) -> tuple[Product, OutputS
     return producer, port
 
 
+def _reading_models(state: CompileState, product: Product, producer: Product,
+                    port: OutputSpec) -> list[str]:
+    """The models of `product` that read `port` (after the bind pass)."""
+    feeding = producer.port_model_id(port.name)
+    return sorted(m.name for m in state.models.values()
+                  if m.product == product.name and feeding in m.depends_on)
+
+
 def readers(project: Project, producer: str, port: str) -> list[str]:
     """The products that declare `producer.port` as an input, by name."""
     return sorted({p.name for p in project.products for i in p.spec.inputs
@@ -88,18 +97,19 @@ def replacement(producer: str, deprecation: Deprecation) -> str | None:
 
 
 def _consumer(product: Product, spec: InputSpec, producer: Product, port: OutputSpec,
-              day: date) -> Diagnostic:
+              day: date, models: list[str]) -> Diagnostic:
     dep = port.deprecated
     assert dep is not None
     name = f"{producer.name}.{port.name}"
     since = f" since {producer.name} {dep.since}" if dep.since is not None else ""
     succ = replacement(producer.name, dep)
     instead = f"; use `{succ}` instead" if succ else "; it names no replacement"
-    hint = _move_hint(spec, producer, dep) if succ else (
+    hint = _move_hint(spec, producer, dep, name, models) if succ else (
         f"ask the owner of `{producer.name}`" + (f" ({producer.spec.owner})"
                                                   if producer.spec.owner else "")
         + " what replaces it, or stop reading it")
     if dep.sunset is not None and day > dep.sunset:
+        hint += f"; or `{producer.name}` moves its `sunset:` later"
         return error("DP313", f"input `{spec.name}` of `{product.name}` reads port `{name}`, "
                      f"deprecated{since}, whose sunset date {dep.sunset} has passed{instead}",
                      spec.location, hint)
@@ -109,15 +119,16 @@ def _consumer(product: Product, spec: InputSpec, producer: Product, port: Output
                    f"deprecated{since}, {sunset}{instead}", spec.location, hint)
 
 
-def _move_hint(spec: InputSpec, producer: Product, dep: Deprecation) -> str:
+def _move_hint(spec: InputSpec, producer: Product, dep: Deprecation, old: str,
+               models: list[str]) -> str:
     found = dep.successor(producer.name)
     assert found is not None
     owner, port = found
+    read = (f", and read `{owner}.{port}` instead of `{old}` in " + ", ".join(models)
+            if models else "")
     if folded(owner) == folded(producer.name):
-        return (f"write `port: {port}` in input `{spec.name}` (check its columns and the models "
-                "reading it)")
-    return (f"declare `product: {owner}` with `port: {port}` under `inputs:` and read it instead "
-            f"of `{spec.name}`")
+        return f"write `port: {port}` in input `{spec.name}`{read}"
+    return f"declare `product: {owner}` with `port: {port}` under `inputs:`{read}"
 
 
 def _successor_problems(project: Project, product: Product, dep: Deprecation,
