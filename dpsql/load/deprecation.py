@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from dpsql.core.errors import Diagnostic, did_you_mean, error
 from dpsql.core.specs import OutputSpec
-from dpsql.load.names import folded
 
 
 def successor_problems(product: str, outputs: tuple[OutputSpec, ...]) -> list[Diagnostic]:
-    names = {folded(o.name): o.name for o in outputs}
+    names = [o.name for o in outputs]  # exact, as ports are named everywhere (DP209)
     found = []
     for out in outputs:
         succ = out.deprecated.successor(product) if out.deprecated is not None else None
-        if out.deprecated is None or succ is None or folded(succ[0]) != folded(product):
+        if out.deprecated is None or succ is None or succ[0] != product:
             continue
         where = out.deprecated.key_location("use")
-        if folded(succ[1]) == folded(out.name):
+        if succ[1] == out.name:
             found.append(error("DP003", f"port `{out.name}` names itself as its replacement",
                                where, "name the port that replaces it: `use: orders_v2`"))
-        elif folded(succ[1]) not in names:
+        elif succ[1] not in names:
             found.append(error(
                 "DP003", f"`use: {out.deprecated.use}`: product `{product}` has no output port "
                 f"`{succ[1]}`", where,
-                did_you_mean(succ[1], [n for n in names.values() if n != out.name])))
+                did_you_mean(succ[1], [n for n in names if n != out.name])))
     return found

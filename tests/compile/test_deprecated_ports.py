@@ -139,6 +139,8 @@ def _deprecated(value: str) -> dict[str, str]:
     ("{use: [orders_v2]}", "use", "must be text, not a list"),
     ("{use: orders_v3}", "use", "product `orders` has no output port `orders_v3`"),
     ("{use: orders}", "use", "port `orders` names itself as its replacement"),
+    ("{use: orders.orders}", "use", "port `orders` names itself as its replacement"),
+    ("{use: Orders_V2}", "use", "did you mean `orders_v2`?"),
     ("{use: shipping.orders}", "use", "names product `shipping`, which does not exist"),
     ("{use: audit.orders}", "use", "product `audit` has no output port `orders`"),
 ])

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from dpsql.core.errors import Diagnostic, did_you_mean, error, warning
 from dpsql.core.project import Product, Project
 from dpsql.core.specs import Deprecation, InputSpec, OutputSpec
-from dpsql.load.names import folded
 
 if TYPE_CHECKING:  # `dpsql ls` reads `readers` without loading the compiler
     from dpsql.compile.state import CompileState
@@ -126,7 +125,7 @@ def _move_hint(spec: InputSpec, producer: Product, dep: Deprecation, old: str,
     owner, port = found
     read = (f", and read `{owner}.{port}` instead of `{old}` in " + ", ".join(models)
             if models else "")
-    if folded(owner) == folded(producer.name):
+    if owner == producer.name:
         return f"write `port: {port}` in input `{spec.name}`{read}"
     return f"declare `product: {owner}` with `port: {port}` under `inputs:`{read}"
 
@@ -140,7 +139,7 @@ def _successor_problems(project: Project, product: Product, dep: Deprecation,
     owner_name, name = found
     where = dep.key_location("use")
     owner = project.product(owner_name)
-    if folded(owner_name) == folded(product.name):
+    if owner_name == product.name:
         return  # a port of the same product: checked when product.yml is read
     if owner is None:
         yield error("DP003", f"`use: {dep.use}` names product `{owner_name}`, which does not "
