@@ -168,6 +168,7 @@ def test_bad_values_in_block_style_point_at_each_key(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("value", "code", "says"), [
     ("soon", "DP003", "`deprecated` must be a mapping"),
+    ("{sunset: 2027-02-30}", "DP001", "`2027-02-30` is not a valid timestamp"),
     ("{since: 1.0.0, sunst: 2027-06-30}", "DP002", "unknown key `sunst`"),
 ])
 def test_deprecated_must_be_a_mapping_of_known_keys(tmp_path: Path, value: str, code: str,
