@@ -258,14 +258,23 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
 @main.command(name="ls", short_help="List products: domain, owner, version, ports.")
 @project_dir_option
 @click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: products, ports and deprecated ports, for tools.")
 @handle_errors
-def ls(project_dir: Path, columns: bool) -> None:
-    """List the data products with their domain, owner, version and ports."""
+def ls(project_dir: Path, columns: bool, fmt: str) -> None:
+    """List the data products with their domain, owner, version and ports; for a deprecated
+    port, the products that still read it."""
+    import json
+
     from dpsql.cli.console import Console
+    from dpsql.cli.listing import as_json, deprecation_lines
     from dpsql.load.loader import load_project
 
     console = Console(Path.cwd())
     project = load_project(project_dir)
+    if fmt == "json":
+        click.echo(json.dumps(as_json(project), indent=2))
+        return
     rows = []
     for product in sorted(project.products, key=lambda p: (p.spec.domain, p.name)):
         spec = product.spec
@@ -276,6 +285,8 @@ def ls(project_dir: Path, columns: bool) -> None:
         rows.append([spec.domain, spec.name, str(spec.version), spec.owner, ports, inputs])
     console.table(f"Data products in {project.config.name}",
                   ["domain", "product", "version", "owner", "output ports", "inputs"], rows)
+    for line in deprecation_lines(project):
+        console.print(line)
     if columns:
         for product in project.products:
             for port in product.spec.outputs:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dpsql.compile.bind import compile_model
 from dpsql.compile.cache import CompileCache
 from dpsql.compile.checks.contracts import check_interfaces
+from dpsql.compile.checks.deprecation import check_deprecations
 from dpsql.compile.datatests import column_tests, singular_test
 from dpsql.compile.ephemeral import check_config, inline_ephemerals
 from dpsql.compile.lineage import trace_lineage
@@ -110,6 +111,7 @@ PASSES: tuple[Pass, ...] = (
     Pass("inputs", check_inputs),
     Pass("bind", bind),
     Pass("order", order),
+    Pass("deprecated ports", check_deprecations),
     Pass("inline ephemeral models", inline, reads_trees=True),
     Pass("types", type_models, reads_trees=True, needs_schemas=True),  # trees: DP208 positions
     Pass("materializations", materializations),

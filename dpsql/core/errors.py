@@ -154,6 +154,8 @@ CODES: dict[str, str] = {
     "DP309": "an input expects a type its producer's type does not widen to",
     "DP310": "an input's version range does not allow the producer's version",
     "DP311": "a declared input is never read (warning)",
+    "DP312": "an input reads a deprecated port (warning until its sunset date)",
+    "DP313": "an input reads a deprecated port whose sunset date has passed",
     "DP401": "model failed to build",
     "DP402": "warehouse cannot be opened",
     "DP403": "a query given to `dpsql query` failed",

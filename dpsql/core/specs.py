@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -45,12 +46,34 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class Deprecation:
+    """`deprecated: {since: 1.4.0, sunset: 2027-06-30, use: orders_v2}` on an output port."""
+
+    location: Location
+    since: Version | None = None
+    sunset: date | None = None
+    use: str | None = None  # a port of the same product, or `product.port`
+    keys: KeyMap | None = field(default=None, compare=False, repr=False)  # where each key is
+
+    def key_location(self, key: str) -> Location:
+        return self.keys.key(key) if self.keys is not None else self.location
+
+    def successor(self, product: str) -> tuple[str, str] | None:
+        """The replacement as (product, port), `use: orders_v2` naming a port of `product`."""
+        if not self.use:
+            return None
+        owner, _, port = self.use.rpartition(".")
+        return (owner or product, port)
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     name: str
     model: str
     location: Location
     description: str = ""
     columns: tuple[ColumnSpec, ...] | None = None  # None: no contract
+    deprecated: Deprecation | None = None
 
 
 @dataclass(frozen=True)

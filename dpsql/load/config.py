@@ -7,16 +7,19 @@ with several mistakes hears about all of them at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, closest, error
-from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
+from dpsql.core.specs import ColumnSpec, Deprecation, InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 from dpsql.core.versions import Version, parse_range, parse_version
+from dpsql.load.deprecation import successor_problems
 from dpsql.load.files import resolve
 from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
@@ -26,13 +29,16 @@ PRODUCT_FILE = "product.yml"
 FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json",
                 ".jsonl": "json", ".ndjson": "json"}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PORT_REF = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")  # port, product.port
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 _WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description"}
 _PRODUCT_KEYS = {"name", "domain", "owner", "description", "version", "tags", "inputs", "outputs"}
 _INPUT_KEYS = {"name", "file", "format", "table", "product", "port", "version", "columns",
                "description"}
-_OUTPUT_KEYS = {"name", "model", "description", "columns"}
+_OUTPUT_KEYS = {"name", "model", "description", "columns", "deprecated"}
+_DEPRECATED_KEYS = {"since", "sunset", "use"}
 _COLUMN_KEYS = {"name", "type", "description", "tests"}
 
 
@@ -215,10 +221,11 @@ def load_product(path: Path, catalog: str = "") -> tuple[ProductSpec | None, lis
     )
     outputs = tuple(
         out for i, raw in enumerate(check.items(data, "outputs", ()))
-        if (out := _output(check, raw, ("outputs", i))) is not None
+        if (out := _output(check, raw, ("outputs", i), version)) is not None
     )
     _unique(check, [(i.name, i.location) for i in inputs], "input")
     _unique(check, [(o.name, o.location) for o in outputs], "output port")
+    check.diagnostics.extend(successor_problems(name, outputs))
     spec = ProductSpec(
         name=name,
         path=folder,
@@ -318,7 +325,7 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
                      columns=columns, description=description, keys=check.doc.key_map(*keys))
 
 
-def _output(check: _Checker, raw: Any, keys: KeyPath) -> OutputSpec | None:
+def _output(check: _Checker, raw: Any, keys: KeyPath, version: Version) -> OutputSpec | None:
     data = check.mapping(raw, keys, _OUTPUT_KEYS, "an output port",
                          "`- name: orders` with `model: fct_orders` below it")
     if not data:
@@ -327,7 +334,52 @@ def _output(check: _Checker, raw: Any, keys: KeyPath) -> OutputSpec | None:
     model = check.name(data, "model", keys, required=False, default=name)
     columns = _columns(check, data, keys) if data.get("columns") is not None else None
     return OutputSpec(name, model, check.doc.loc(*keys), check.string(data, "description", keys),
-                      columns)
+                      columns, _deprecation(check, data, keys, version))
+
+
+def _deprecation(check: _Checker, data: dict[str, Any], keys: KeyPath,
+                 version: Version) -> Deprecation | None:
+    """`deprecated: {since: 1.4.0, sunset: 2027-06-30, use: orders_v2}`, every key optional."""
+    raw, keys = data.get("deprecated"), (*keys, "deprecated")
+    found = check.mapping(raw, keys, _DEPRECATED_KEYS, "`deprecated`",
+                          "`deprecated: {since: 1.4.0, sunset: 2027-06-30, use: orders_v2}`")
+    if not isinstance(raw, dict):
+        return None
+    since = None
+    text = check.quoted(found, "since", keys, "1.4.0")
+    if text is not None:
+        try:
+            since = parse_version(text)
+        except ValueError as exc:
+            check.fail(f"`since`: {exc}", (*keys, "since"),
+                       "write the product version that deprecated the port, e.g. `since: 1.4.0`")
+        if since is not None and since > version:
+            check.fail(f"`since: {text}` is above the product's version {version}",
+                       (*keys, "since"), f"a port is deprecated in a version the product has "
+                       f"reached: write `since: {version}` or lower, or raise `version:`")
+            since = None
+    use = check.string(found, "use", keys) or None
+    if use is not None and not _PORT_REF.match(use):
+        check.fail(f"`use: {_short(use)}` does not name a port", (*keys, "use"),
+                   "name the port that replaces this one: `use: orders_v2`, or "
+                   "`use: product.port` for another product's port")
+        use = None
+    return Deprecation(check.doc.loc(*keys), since, _sunset(check, found, keys), use,
+                       check.doc.key_map(*keys))
+
+
+def _sunset(check: _Checker, data: dict[str, Any], keys: KeyPath) -> date | None:
+    value = data.get("sunset")
+    if value is None:
+        return None
+    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
+        with contextlib.suppress(ValueError):  # 2027-02-30: refused below
+            value = date.fromisoformat(value.strip())
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    check.fail(f"`sunset` must be a date, not {_kind(value)}", (*keys, "sunset"),
+               "write the last day the port may be read, as YYYY-MM-DD: `sunset: 2027-06-30`")
+    return None
 
 
 def _columns(check: _Checker, data: dict[str, Any], keys: KeyPath) -> tuple[ColumnSpec, ...]:

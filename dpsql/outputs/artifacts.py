@@ -127,7 +127,17 @@ def _output(spec: OutputSpec, product: Product) -> dict[str, Any]:
     model = product.port_model_id(spec.name) or model_id(product.name, spec.model)
     return {"name": spec.name, "model": model,
             "relation": f"{product.name}.{spec.name}", "description": spec.description,
-            "columns": _columns(spec.columns)}
+            "columns": _columns(spec.columns), "deprecated": _deprecated(spec, product)}
+
+
+def _deprecated(spec: OutputSpec, product: Product) -> dict[str, Any] | None:
+    dep = spec.deprecated
+    if dep is None:
+        return None
+    use = dep.successor(product.name)
+    return {"since": str(dep.since) if dep.since else None,
+            "sunset": dep.sunset.isoformat() if dep.sunset else None,
+            "use": f"{use[0]}.{use[1]}" if use else None}
 
 
 def _product(product: Product, root: Path) -> dict[str, Any]:
