@@ -1,0 +1,149 @@
+"""Definitions compared instead of text: a port column's expression traced through the models
+of its product to the product's inputs, and what decides a model's rows, both normalised so
+that formatting, comments, aliases and the order of commutative terms make no difference."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.lineage import Node, lineage
+from sqlglot.optimizer.simplify import simplify
+
+from dpsql.change.side import Side
+from dpsql.core.project import CompiledModel
+
+log = logging.getLogger("dpsql")
+
+DIALECT = "duckdb"
+_COMMUTATIVE = (exp.Add, exp.Mul, exp.And, exp.Or, exp.EQ, exp.NEQ, exp.BitwiseAnd,
+                exp.BitwiseOr)
+_ROW_CLAUSES = ("where", "having", "qualify", "group", "distinct", "limit", "offset")
+
+
+def _operands(node: exp.Expr, kind: type) -> list[exp.Expr]:
+    if isinstance(node, kind):
+        return [*_operands(node.args["this"], kind), *_operands(node.args["expression"], kind)]
+    return [node]
+
+
+def _sort_commutative(tree: exp.Expr) -> exp.Expr:
+    """Order the operands of `a + b`, `a and b`, `a = b` ... by their text, innermost first."""
+    for node in reversed(list(tree.walk())):
+        if not isinstance(node, _COMMUTATIVE):
+            continue
+        kind = type(node)
+        parts = sorted(_operands(node, kind), key=lambda n: n.sql(DIALECT))
+        rebuilt = parts[0].copy()
+        for part in parts[1:]:
+            rebuilt = kind(this=rebuilt, expression=part.copy())
+        if node is tree:
+            tree = rebuilt
+        else:
+            node.replace(rebuilt)
+    return tree
+
+
+def normal(node: exp.Expr | None) -> str:
+    """The text of an expression without its alias, table qualifiers, aliases of tables,
+    comments or formatting, simplified and with commutative operands ordered."""
+    if node is None:
+        return ""
+    tree = node.copy()
+    if isinstance(tree, exp.Alias):
+        tree = tree.this
+    for column in list(tree.find_all(exp.Column)):
+        column.set("table", None)
+        column.set("db", None)
+    for table in list(tree.find_all(exp.Table)):
+        table.set("alias", None)
+    with contextlib.suppress(SqlglotError, RecursionError, ValueError, TypeError):
+        tree = simplify(tree)
+    return _sort_commutative(tree).sql(DIALECT, comments=False, normalize=True)
+
+
+def model_text(model: CompiledModel, *, rendered: bool = False) -> str:
+    """A model's whole SQL (compiled, or as rendered), normalised: a patch-level change is a
+    change of this."""
+    sql = model.rendered_sql if rendered else model.sql
+    try:
+        return normal(sqlglot.parse_one(sql, read=DIALECT))
+    except (SqlglotError, RecursionError):
+        return " ".join(sql.split())
+
+
+def _same_product_model(side: Side, table: exp.Table, product: str) -> CompiledModel | None:
+    model = side.by_relation.get((table.db, table.name))
+    return model if model is not None and model.product == product else None
+
+
+def _node_definition(side: Side, node: Node, product: str, depth: int) -> str:
+    source = node.expression
+    if isinstance(source, exp.Table):
+        column = node.name.split(".")[-1]
+        upstream = _same_product_model(side, source, product)
+        if upstream is not None and depth < 50:
+            return column_definition(side, upstream, column, depth + 1)
+        return f"<{source.db}.{source.name}.{column}>"
+    kids = sorted(_node_definition(side, d, product, depth) for d in node.downstream)
+    return f"{normal(source)}[{','.join(kids)}]"
+
+
+def column_definition(side: Side, model: CompiledModel, column: str, depth: int = 0) -> str:
+    """What a column of a model is computed from, traced through the models of its product to
+    the product's inputs and other products' ports, normalised. The whole model's text when
+    sqlglot cannot trace it."""
+    key = ("column", model.id, column)
+    if key not in side.memo:
+        side.memo[key] = "<model>" + model_text(model)  # a cycle resolves to the model's text
+        try:
+            node = lineage(column, model.sql, schema=side.schema, dialect=DIALECT)
+            side.memo[key] = _node_definition(side, node, model.product, depth)
+        except (SqlglotError, RecursionError, KeyError, ValueError) as exc:
+            log.info("diff: %s.%s traced as a whole model: %s", model.id, column, exc)
+    return side.memo[key]
+
+
+def _clauses(tree: exp.Expr) -> list[str]:
+    """The row-deciding clauses of every query in a model's SQL, normalised."""
+    parts: list[str] = []
+    for select in tree.find_all(exp.Select):
+        for name in _ROW_CLAUSES:
+            if select.args.get(name) is not None:
+                parts.append(f"{name}:{normal(select.args[name])}")
+        for join in select.args.get("joins") or []:
+            parts.append(f"join:{join.side}{join.kind}:{normal(join)}")
+        from_ = select.args.get("from") or select.args.get("from_")
+        if from_ is not None:
+            parts.append(f"from:{normal(from_)}")
+    for union in tree.find_all(exp.SetOperation):
+        parts.append(f"set:{type(union).__name__}:{bool(union.args.get('distinct'))}")
+    return sorted(parts)
+
+
+def rows_definition(side: Side, model: CompiledModel, depth: int = 0) -> str:
+    """What decides a model's rows: its filters, joins, grouping, limits and set operations,
+    the definitions of the columns they read and the rows of the relations it reads, within
+    its product."""
+    key = ("rows", model.id)
+    if key in side.memo:
+        return side.memo[key]
+    side.memo[key] = "<cycle>"
+    try:
+        parts = _clauses(sqlglot.parse_one(model.sql, read=DIALECT))
+    except (SqlglotError, RecursionError):
+        parts = [" ".join(model.sql.split())]
+    reads = model.lineage.rows if model.lineage is not None else {}
+    for col in sorted(reads):
+        upstream = side.by_relation.get((col.schema, col.name))
+        if upstream is None or upstream.product != model.product or depth >= 50:
+            parts.append(f"<{col}>")
+        elif col.is_rows:
+            parts.append("rows:" + rows_definition(side, upstream, depth + 1))
+        else:
+            parts.append("col:" + column_definition(side, upstream, col.column, depth + 1))
+    side.memo[key] = "|".join(parts)
+    return side.memo[key]
