@@ -58,11 +58,24 @@ def normal(node: exp.Expr | None) -> str:
     for column in list(tree.find_all(exp.Column)):
         column.set("table", None)
         column.set("db", None)
-    for table in list(tree.find_all(exp.Table)):
+    for table in list(tree.find_all(exp.Table, exp.Subquery)):
         table.set("alias", None)
     with contextlib.suppress(SqlglotError, RecursionError, ValueError, TypeError):
         tree = simplify(tree)
     return _sort_commutative(tree).sql(DIALECT, comments=False, normalize=True)
+
+
+def _parsed(sql: str) -> exp.Expr:
+    """A model's SQL parsed, its CTEs renamed in the order they are defined, so that the names
+    of CTEs make no difference either."""
+    tree = sqlglot.parse_one(sql, read=DIALECT)
+    for i, cte in enumerate(list(tree.find_all(exp.CTE))):
+        old, new = cte.alias, f"_cte{i}"
+        for table in tree.find_all(exp.Table):
+            if not table.db and table.name == old:
+                table.set("this", exp.to_identifier(new))
+        cte.set("alias", exp.TableAlias(this=exp.to_identifier(new)))
+    return tree
 
 
 def model_text(model: CompiledModel, *, rendered: bool = False) -> str:
@@ -70,7 +83,7 @@ def model_text(model: CompiledModel, *, rendered: bool = False) -> str:
     change of this."""
     sql = model.rendered_sql if rendered else model.sql
     try:
-        return normal(sqlglot.parse_one(sql, read=DIALECT))
+        return normal(_parsed(sql))
     except (SqlglotError, RecursionError):
         return " ".join(sql.split())
 
@@ -114,11 +127,10 @@ def _clauses(tree: exp.Expr) -> list[str]:
         for name in _ROW_CLAUSES:
             if select.args.get(name) is not None:
                 parts.append(f"{name}:{normal(select.args[name])}")
+        # which relations are read is in the lineage (their rows nodes), not here
         for join in select.args.get("joins") or []:
-            parts.append(f"join:{join.side}{join.kind}:{normal(join)}")
-        from_ = select.args.get("from") or select.args.get("from_")
-        if from_ is not None:
-            parts.append(f"from:{normal(from_)}")
+            parts.append(f"join:{join.side}{join.kind}:{normal(join.args.get('on'))}:"
+                         f"{[normal(u) for u in join.args.get('using') or []]}")
     for union in tree.find_all(exp.SetOperation):
         parts.append(f"set:{type(union).__name__}:{bool(union.args.get('distinct'))}")
     return sorted(parts)
@@ -133,7 +145,7 @@ def rows_definition(side: Side, model: CompiledModel, depth: int = 0) -> str:
         return side.memo[key]
     side.memo[key] = "<cycle>"
     try:
-        parts = _clauses(sqlglot.parse_one(model.sql, read=DIALECT))
+        parts = _clauses(_parsed(model.sql))
     except (SqlglotError, RecursionError):
         parts = [" ".join(model.sql.split())]
     reads = model.lineage.rows if model.lineage is not None else {}

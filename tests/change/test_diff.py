@@ -193,9 +193,14 @@ SELECT order_id::bigint AS order_id, customer_id::bigint AS customer_id,
 FROM {{ input('raw_orders') }} AS r
 WHERE cast('{{ var("start_date") }}' as date) <= r.order_date::date
 """, encoding="utf-8")
+    replace(FCT_ORDERS, "customer_order_seq = 1 as", "1 = customer_order_seq AS")(shop)
+    replace(FCT_ORDERS, "cleaned", "cleaned_orders")(shop)
+    for old, new in (("(p.", "(pay."), ("on p.", "on pay."), ("as p\n", "as pay\n")):
+        replace("finance/revenue/models/order_revenue.sql", old, new)(shop)
     result, data = diff_json(shop)
     assert data["changes"] == []
-    assert product(data, "orders")["required_bump"] == "none"
+    assert {p["product"]: p["required_bump"] for p in data["products"] if p["edited"]} == {
+        "orders": "none", "revenue": "none"}
     assert result.exit_code == 0
 
 
