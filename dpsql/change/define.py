@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import Node, lineage
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import build_scope
 from sqlglot.optimizer.simplify import simplify
 
 from dpsql.change.side import Side
@@ -105,18 +108,30 @@ def _node_definition(side: Side, node: Node, product: str, depth: int) -> str:
     return f"{normal(source)}[{','.join(kids)}]"
 
 
+def _scope(side: Side, model: CompiledModel) -> tuple[Any, Any]:
+    """A model's SQL qualified against the side's schema, and its scope, built once."""
+    if model.id not in side.scopes:
+        tree = qualify(sqlglot.parse_one(model.sql, read=DIALECT), dialect=DIALECT,
+                       schema=side.mapping_schema, validate_qualify_columns=False, identify=False)
+        side.scopes[model.id] = (tree, build_scope(tree))
+    return side.scopes[model.id]
+
+
 def column_definition(side: Side, model: CompiledModel, column: str, depth: int = 0) -> str:
     """What a column of a model is computed from, traced through the models of its product to
     the product's inputs and other products' ports, normalised. The whole model's text when
     sqlglot cannot trace it."""
     key = ("column", model.id, column)
     if key not in side.memo:
-        side.memo[key] = "<model>" + model_text(model)  # a cycle resolves to the model's text
+        side.memo[key] = "<cycle>"  # a column read back on the way: its definition is open
         try:
-            node = lineage(column, model.sql, schema=side.schema, dialect=DIALECT)
+            tree, scope = _scope(side, model)
+            node = lineage(column, tree, schema=side.mapping_schema, dialect=DIALECT, scope=scope,
+                           copy=False)
             side.memo[key] = _node_definition(side, node, model.product, depth)
         except (SqlglotError, RecursionError, KeyError, ValueError) as exc:
             log.info("diff: %s.%s traced as a whole model: %s", model.id, column, exc)
+            side.memo[key] = "<model>" + model_text(model)
     return side.memo[key]
 
 

@@ -10,7 +10,7 @@ from dpsql.change.base import materialise
 from dpsql.change.compare import Change, compare, edited_products
 from dpsql.change.impact import consumer_impacts
 from dpsql.change.semver import ProductBump, bump_of, bumps
-from dpsql.change.side import open_side
+from dpsql.change.side import open_side, share_schemas
 from dpsql.core.errors import DpsqlError, Location, error
 
 
@@ -41,6 +41,7 @@ def diff(project_dir: Path, base: str | None = None) -> DiffResult:
     with materialise(root, base) as found:
         before = open_side(found.root, use_cache=False)
         after = open_side(root, use_cache=True)
+        share_schemas(before, after)
         edited = edited_products(before, after)
         changes = compare(before, after, edited)
         for change in changes:

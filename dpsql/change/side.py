@@ -7,6 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+from sqlglot.schema import MappingSchema
 
 from dpsql.compile.cache import CompileCache
 from dpsql.compile.pipeline import compile_project
@@ -20,6 +23,7 @@ class Side:
     compiled: CompiledProject
     graph: LineageGraph
     memo: dict[object, str] = field(default_factory=dict)  # definitions, by key
+    scopes: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # model id -> tree, scope
 
     @property
     def products(self) -> Mapping[str, Product]:
@@ -46,6 +50,11 @@ class Side:
             out.setdefault(rel.schema, {})[rel.name] = {c.name: c.type for c in columns}
         return out
 
+    @cached_property
+    def mapping_schema(self) -> MappingSchema:
+        """The schema as sqlglot wants it, built once."""
+        return MappingSchema(dict(self.schema), dialect="duckdb")
+
     def port_model(self, product: str, port: str) -> CompiledModel | None:
         found = self.products.get(product)
         model_id = found.port_model_id(port) if found else None
@@ -61,6 +70,16 @@ class Side:
         if spec is None or spec.columns is None:
             return None
         return tuple(Column(c.name, c.type or "") for c in spec.columns)
+
+
+def share_schemas(one: Side, other: Side) -> None:
+    """A relation typed on one side only (its model fails to bind on the other) takes the
+    other side's columns, so that what reads it is still traced column by column; call before
+    tracing anything."""
+    for a, b in ((one, other), (other, one)):
+        for schema, tables in b.schema.items():
+            for name, columns in tables.items():
+                a.schema.setdefault(schema, {}).setdefault(name, columns)
 
 
 def open_side(root: Path, *, use_cache: bool) -> Side:
