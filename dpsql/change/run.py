@@ -39,7 +39,14 @@ def diff(project_dir: Path, base: str | None = None) -> DiffResult:
         raise DpsqlError(error("DP006", f"{root} is not a workspace: it has no dpsql.yml",
                                Location(root), "run dpsql diff -p DIR on the workspace folder"))
     with materialise(root, base) as found:
-        before = open_side(found.root, use_cache=False)
+        try:
+            before = open_side(found.root, use_cache=False)
+        except DpsqlError as exc:
+            raise DpsqlError([error(
+                "DP703", f"the base {found.label} does not load as a workspace "
+                "(its problems follow)", None,
+                "compare with a revision or a copy that loads (dpsql check on it)"),
+                *exc.diagnostics]) from None
         after = open_side(root, use_cache=True)
         share_schemas(before, after)
         edited = edited_products(before, after)

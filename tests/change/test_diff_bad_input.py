@@ -71,3 +71,10 @@ def test_check_reports_a_bad_base_with_its_other_findings(shop: Path) -> None:
     result = run_cli("check", "-p", str(shop), "--base", "no-such-branch")
     assert result.exit_code == 1
     assert "error[DP701]" in result.output
+
+
+def test_a_base_that_does_not_load(shop: Path, tmp_path: Path) -> None:
+    base = copy_shop(tmp_path / "base")
+    replace(ORDERS_YML, "version: 1.2.0", "version: 1.2.x")(base)
+    out = fails(shop, "--base", str(base))
+    assert "error[DP703]" in out and "does not load" in out and "not a version" in out
