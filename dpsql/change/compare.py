@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dpsql.change.define import column_definition, model_text, rows_definition
+from dpsql.change.define import MISSING, column_definition, model_text, rows_definition
 from dpsql.change.side import Side, product_files
 from dpsql.core.dtypes import canonical, widens
 from dpsql.core.lineage import Col
@@ -90,8 +90,21 @@ def _type_kind(before: str, after: str) -> str | None:
     return TYPE_CHANGED
 
 
+def _traced(side: Side, model: CompiledModel) -> bool:
+    """Whether the model and the models of its product it reads have lineage."""
+    todo, seen = [model], set()
+    while todo:
+        current = todo.pop()
+        if current.lineage is None:
+            return False
+        seen.add(current.id)
+        todo.extend(m for d in current.depends_on if (m := side.compiled.models.get(d))
+                    and m.product == model.product and m.id not in seen)
+    return True
+
+
 def _definitions(side: Side, model: CompiledModel | None, columns: dict[str, str]) -> dict[str, str]:
-    if model is None or model.columns is None:
+    if model is None:
         return {}
     return {c: column_definition(side, model, c) for c in columns}
 
@@ -143,14 +156,19 @@ def compare_port(before: Side, after: Side, product: str, port: str) -> list[Cha
         else:
             changes.append(Change(product, port, COLUMN_ADDED, new, None, acols[new]))
     for name in (c for c in acols if c in bcols):
+        if MISSING in defs[1].get(name, "") and MISSING not in defs[0].get(name, MISSING):
+            # the port's SQL still names it, but nothing upstream provides it any more
+            changes.append(Change(product, port, COLUMN_REMOVED, name, bcols[name], None))
+            continue
         kind = _type_kind(bcols[name], acols[name])
         if kind is None and name in defs[0] and name in defs[1] and defs[0][name] != defs[1][name]:
             kind = LOGIC_CHANGED
         if kind is not None:
             changes.append(Change(product, port, kind, name, bcols[name], acols[name]))
-    if bmodel is not None and amodel is not None and \
-            rows_definition(before, bmodel) != rows_definition(after, amodel):
-        changes.append(Change(product, port, ROWS_CHANGED))
+    if bmodel is not None and amodel is not None:
+        traced = _traced(before, bmodel) and _traced(after, amodel)
+        if rows_definition(before, bmodel, traced) != rows_definition(after, amodel, traced):
+            changes.append(Change(product, port, ROWS_CHANGED))
     return changes
 
 

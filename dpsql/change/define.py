@@ -17,6 +17,7 @@ from sqlglot.optimizer.scope import build_scope
 from sqlglot.optimizer.simplify import simplify
 
 from dpsql.change.side import Side
+from dpsql.core.lineage import Col, rows_of
 from dpsql.core.project import CompiledModel
 
 log = logging.getLogger("dpsql")
@@ -24,6 +25,7 @@ log = logging.getLogger("dpsql")
 DIALECT = "duckdb"
 _COMMUTATIVE = (exp.Add, exp.Mul, exp.And, exp.Or, exp.EQ, exp.NEQ, exp.BitwiseAnd,
                 exp.BitwiseOr)
+MISSING = "<missing>"  # in a definition: a column read that no relation provides
 _ROW_CLAUSES = ("where", "having", "qualify", "group", "distinct", "limit", "offset")
 
 
@@ -104,6 +106,9 @@ def _node_definition(side: Side, node: Node, product: str, depth: int) -> str:
         if upstream is not None and depth < 50:
             return column_definition(side, upstream, column, depth + 1)
         return f"<{source.db}.{source.name}.{column}>"
+    if not node.downstream and (isinstance(source, exp.Placeholder)
+                                or any(source.find_all(exp.Column))):
+        return MISSING  # reads a column that nothing upstream provides
     kids = sorted(_node_definition(side, d, product, depth) for d in node.downstream)
     return f"{normal(source)}[{','.join(kids)}]"
 
@@ -151,11 +156,23 @@ def _clauses(tree: exp.Expr) -> list[str]:
     return sorted(parts)
 
 
-def rows_definition(side: Side, model: CompiledModel, depth: int = 0) -> str:
+def _rows_read(side: Side, model: CompiledModel, traced: bool) -> list[Col]:
+    """What a model's rows are decided by in the relations it reads: from its lineage when
+    `traced`, else (a model that does not compile on one side) the rows of each relation."""
+    if traced and model.lineage is not None:
+        return sorted(model.lineage.rows)
+    try:
+        tables = _parsed(model.sql).find_all(exp.Table)
+        return sorted({rows_of(t.db, t.name) for t in tables if t.db})
+    except (SqlglotError, RecursionError):
+        return []
+
+
+def rows_definition(side: Side, model: CompiledModel, traced: bool = True, depth: int = 0) -> str:
     """What decides a model's rows: its filters, joins, grouping, limits and set operations,
     the definitions of the columns they read and the rows of the relations it reads, within
-    its product."""
-    key = ("rows", model.id)
+    its product. Not `traced`: without lineage, for a port that does not compile on a side."""
+    key = ("rows", model.id, traced)
     if key in side.memo:
         return side.memo[key]
     side.memo[key] = "<cycle>"
@@ -163,13 +180,12 @@ def rows_definition(side: Side, model: CompiledModel, depth: int = 0) -> str:
         parts = _clauses(_parsed(model.sql))
     except (SqlglotError, RecursionError):
         parts = [" ".join(model.sql.split())]
-    reads = model.lineage.rows if model.lineage is not None else {}
-    for col in sorted(reads):
+    for col in _rows_read(side, model, traced):
         upstream = side.by_relation.get((col.schema, col.name))
         if upstream is None or upstream.product != model.product or depth >= 50:
             parts.append(f"<{col}>")
         elif col.is_rows:
-            parts.append("rows:" + rows_definition(side, upstream, depth + 1))
+            parts.append("rows:" + rows_definition(side, upstream, traced, depth + 1))
         else:
             parts.append("col:" + column_definition(side, upstream, col.column, depth + 1))
     side.memo[key] = "|".join(parts)

@@ -256,3 +256,13 @@ def test_the_readme_example_is_what_dpsql_prints(shop: Path) -> None:
     result = run_cli("diff", "-p", str(shop))
     assert result.exit_code == 1
     assert result.output.strip() == shown.strip()
+
+
+def test_a_column_removed_upstream_inside_the_product_is_removed_from_the_port(shop: Path) -> None:
+    # fct_orders still names `amount`, but stg_orders no longer provides it
+    replace(STG_ORDERS, "    {{ cents_to_dollars('amount_cents') }} as amount,\n", "")(shop)
+    result, data = diff_json(shop)
+    change = only_change(data)
+    assert (change["kind"], change["column"], change["after"]) == ("column_removed", "amount", None)
+    assert impacts(change) == {"customer_360": "breaking", "revenue": "none"}
+    assert result.exit_code == 1
