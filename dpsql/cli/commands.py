@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dpsql.cli.mesh import base_option, diff
 from dpsql.cli.options import (
     INTERRUPTED,
     handle_errors,
@@ -46,6 +47,9 @@ def main(verbose: bool) -> None:
     # sqlglot warns about shapes it cannot analyse (a PIVOT in a CTE); dpsql reports what that
     # means for the user itself (DP502), so its notes show with --verbose only
     logging.getLogger("sqlglot").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+main.add_command(diff)
 
 
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
@@ -135,8 +139,9 @@ def compile(project_dir: Path) -> None:
 @project_dir_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json prints every diagnostic as one JSON document.")
+@base_option("Also compare with this git revision or workspace copy, as `dpsql diff` does.")
 @handle_errors
-def check(project_dir: Path, fmt: str) -> None:
+def check(project_dir: Path, fmt: str, base: str | None) -> None:
     """Check the whole workspace statically and report every problem at once.
 
     Needs no warehouse and never creates or changes one. Exit status 1 on any error.
@@ -156,6 +161,9 @@ def check(project_dir: Path, fmt: str) -> None:
         # reads the compile cache when there is one, but writes nothing
         compiled = compile_project(project, cache=CompileCache.load(project.root))
         diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
+        if base is not None:
+            from dpsql.cli.mesh import base_diagnostics
+            diagnostics += base_diagnostics(project_dir, base)
     except DpsqlError as exc:
         diagnostics = list(exc.diagnostics)
     errors = [d for d in diagnostics if d.is_error]

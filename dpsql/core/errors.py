@@ -176,4 +176,9 @@ CODES: dict[str, str] = {
     "DP605": "data test could not run",
     "DP501": "`dpsql lineage` names no product, model, port, input or column",
     "DP502": "column lineage of a model is incomplete",
+    "DP701": "the base of a comparison is neither a git revision nor a folder",
+    "DP702": "the workspace is not in a git repository and no --base path was given",
+    "DP703": "the base of a comparison is not a workspace, or does not load",
+    "DP704": "a product's declared version bump is smaller than its changes need",
+    "DP705": "a change breaks a consumer of the port (warning)",
 }

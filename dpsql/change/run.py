@@ -1,0 +1,57 @@
+"""`dpsql diff` as a library call: the base materialised, both sides compiled, compared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dpsql.change.base import materialise
+from dpsql.change.compare import Change, compare, edited_products
+from dpsql.change.impact import consumer_impacts
+from dpsql.change.semver import ProductBump, bump_of, bumps
+from dpsql.change.side import open_side, share_schemas
+from dpsql.core.errors import DpsqlError, Location, error
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    base: str
+    root: Path
+    products: tuple[ProductBump, ...]
+    changes: tuple[Change, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.products)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"base": self.base, "ok": self.ok,
+                "products": [p.to_dict() for p in self.products],
+                "changes": [{**c.to_dict(), "bump": bump_of(c.kind)} for c in self.changes]}
+
+
+def diff(project_dir: Path, base: str | None = None) -> DiffResult:
+    """Compare the workspace with its base. Bad input raises DpsqlError; a workspace that
+    fails `dpsql check` is compared as far as it compiles."""
+    root = project_dir.resolve()
+    if not (root / "dpsql.yml").is_file():
+        raise DpsqlError(error("DP006", f"{root} is not a workspace: it has no dpsql.yml",
+                               Location(root), "run dpsql diff -p DIR on the workspace folder"))
+    with materialise(root, base) as found:
+        try:
+            before = open_side(found.root, use_cache=False)
+        except DpsqlError as exc:
+            raise DpsqlError([error(
+                "DP703", f"the base {found.label} does not load as a workspace "
+                "(its problems follow)", None,
+                "compare with a revision or a copy that loads (dpsql check on it)"),
+                *exc.diagnostics]) from None
+        after = open_side(root, use_cache=True)
+        share_schemas(before, after)
+        edited = edited_products(before, after)
+        changes = compare(before, after, edited)
+        for change in changes:
+            change.consumers = consumer_impacts(before, after, change)
+        products = bumps(before, after, changes, edited)
+        return DiffResult(found.label, root, tuple(products), tuple(changes))
