@@ -57,7 +57,21 @@ def as_text(result: DiffResult) -> str:
             lines.append(f"  {bump_problem(p)}")
     if not any(p.edited for p in result.products):
         lines.append("No product was edited: no version bump needed.")
+    lines.extend(_deprecated_lines(result))
     return "\n".join(lines)
+
+
+def _deprecated_lines(result: DiffResult) -> list[str]:
+    """Deprecated ports and who still reads them: the migrations under way."""
+    lines = []
+    for d in result.deprecated:
+        sunset = f", sunset {d.sunset}" if d.sunset else ""
+        use = f", use {d.use}" if d.use else ""
+        lines += ["", f"{d.port}: deprecated{sunset}{use}",
+                  "  still read by: " + (", ".join(d.still_read_by) or "nobody")]
+        if d.use:
+            lines.append(f"  {d.use} read by: " + (", ".join(d.replacement_read_by) or "nobody"))
+    return lines
 
 
 def as_markdown(result: DiffResult) -> str:
@@ -81,4 +95,8 @@ def as_markdown(result: DiffResult) -> str:
         for p in edited:
             lines.append(f"| {p.product} | {p.version_before} → {p.version_after} | {p.required} "
                          f"| {p.declared} | {'✅' if p.ok else '❌ ' + bump_problem(p)} |")
+    if result.deprecated:
+        lines += ["", "| deprecated port | sunset | use | still read by |", "|---|---|---|---|"]
+        lines += [f"| `{d.port}` | {d.sunset or '-'} | {d.use or '-'} | "
+                  f"{', '.join(d.still_read_by) or 'nobody'} |" for d in result.deprecated]
     return "\n".join(lines) + "\n"

@@ -11,7 +11,25 @@ from dpsql.change.compare import Change, compare, edited_products
 from dpsql.change.impact import consumer_impacts
 from dpsql.change.semver import ProductBump, bump_of, bumps
 from dpsql.change.side import open_side, share_schemas
+from dpsql.compile.checks.deprecation import readers, replacement
 from dpsql.core.errors import DpsqlError, Location, error
+from dpsql.core.project import Project
+
+
+@dataclass(frozen=True)
+class DeprecatedPort:
+    """A port on its way out, and who still reads it (for migrations to a versioned port)."""
+
+    port: str  # product.port
+    use: str | None  # the replacement, product.port
+    sunset: str | None
+    still_read_by: tuple[str, ...]
+    replacement_read_by: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"port": self.port, "use": self.use, "sunset": self.sunset,
+                "still_read_by": list(self.still_read_by),
+                "replacement_read_by": list(self.replacement_read_by)}
 
 
 @dataclass(frozen=True)
@@ -20,6 +38,7 @@ class DiffResult:
     root: Path
     products: tuple[ProductBump, ...]
     changes: tuple[Change, ...]
+    deprecated: tuple[DeprecatedPort, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -28,7 +47,8 @@ class DiffResult:
     def to_dict(self) -> dict[str, Any]:
         return {"base": self.base, "ok": self.ok,
                 "products": [p.to_dict() for p in self.products],
-                "changes": [{**c.to_dict(), "bump": bump_of(c.kind)} for c in self.changes]}
+                "changes": [{**c.to_dict(), "bump": bump_of(c.kind)} for c in self.changes],
+                "deprecated_ports": [d.to_dict() for d in self.deprecated]}
 
 
 def diff(project_dir: Path, base: str | None = None) -> DiffResult:
@@ -54,4 +74,22 @@ def diff(project_dir: Path, base: str | None = None) -> DiffResult:
         for change in changes:
             change.consumers = consumer_impacts(before, after, change)
         products = bumps(before, after, changes, edited)
-        return DiffResult(found.label, root, tuple(products), tuple(changes))
+        return DiffResult(found.label, root, tuple(products), tuple(changes),
+                          deprecated_ports(after.compiled.project))
+
+
+def deprecated_ports(project: Project) -> tuple[DeprecatedPort, ...]:
+    """Every deprecated port of the workspace, with the products still reading it and those
+    already reading its replacement."""
+    out = []
+    for product in project.products:
+        for port in product.spec.outputs:
+            dep = port.deprecated
+            if dep is None:
+                continue
+            use = replacement(product.name, dep)
+            moved = readers(project, *use.split(".", 1)) if use else []
+            out.append(DeprecatedPort(
+                f"{product.name}.{port.name}", use, dep.sunset.isoformat() if dep.sunset else None,
+                tuple(readers(project, product.name, port.name)), tuple(moved)))
+    return tuple(out)
