@@ -19,6 +19,8 @@ from dpsql.compile.bind import compile_model
 from dpsql.compile.cache import CompileCache
 from dpsql.compile.checks.contracts import check_interfaces
 from dpsql.compile.checks.deprecation import check_deprecations
+from dpsql.compile.checks.labels import check_labels
+from dpsql.compile.checks.policies import check_policies
 from dpsql.compile.datatests import column_tests, singular_test
 from dpsql.compile.ephemeral import check_config, inline_ephemerals
 from dpsql.compile.lineage import trace_lineage
@@ -118,6 +120,8 @@ PASSES: tuple[Pass, ...] = (
     Pass("data tests", data_tests),
     Pass("interfaces", check_interfaces, reads_trees=True),
     Pass("lineage", trace_lineage, reads_trees=True, needs_schemas=True),
+    Pass("policies", check_policies),
+    Pass("classifications", check_labels, needs_schemas=True),
 )
 
 

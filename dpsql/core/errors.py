@@ -181,4 +181,13 @@ CODES: dict[str, str] = {
     "DP703": "the base of a comparison is not a workspace, or does not load",
     "DP704": "a product's declared version bump is smaller than its changes need",
     "DP705": "a change breaks a consumer of the port (warning)",
+    "DP801": "unknown policy rule or key under `policies:`",
+    "DP802": "`policies: domains:` names a domain that no product has",
+    "DP803": "a column's classification is not declared under `policies: classifications:`",
+    "DP804": "a `masked_by` name is not a function",
+    "DP805": "a product lacks an owner or a description that `policies: require:` asks for",
+    "DP806": "an output port has no contract, which `policies: require:` asks for",
+    "DP807": "an input reads a port of a domain that `policies: domains:` does not allow",
+    "DP808": "a port column carries a classification it does not declare",
+    "DP809": "a port column declares a classification that nothing carries (warning)",
 }

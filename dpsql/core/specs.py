@@ -21,6 +21,8 @@ class ColumnSpec:
     description: str = ""
     tests: tuple[Any, ...] = ()
     location: Location | None = None
+    classifications: tuple[str, ...] = ()  # `classification: pii` (or a list): policy labels
+    label_location: Location | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,32 @@ class WorkspaceConfig:
     vars: Mapping[str, Any]
     threads: int
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    policies: Policies = field(default_factory=lambda: Policies())
+
+
+@dataclass(frozen=True)
+class Classification:
+    """`pii: {masked_by: [sha256, md5]}` under `policies: classifications:`."""
+
+    name: str
+    location: Location | None = None
+    masked_by: tuple[tuple[str, Location | None], ...] = ()  # function name, where written
+
+    @property
+    def masks(self) -> frozenset[str]:
+        return frozenset(name.lower() for name, _ in self.masked_by)
+
+
+@dataclass(frozen=True)
+class Policies:
+    """`policies:` in dpsql.yml: rules every product is checked against."""
+
+    require: tuple[tuple[str, Location | None], ...] = ()
+    # a domain -> (where written, the domains its products may read with where each is written)
+    domains: Mapping[str, tuple[Location | None, tuple[tuple[str, Location | None], ...]]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    classifications: Mapping[str, Classification] = field(
+        default_factory=lambda: MappingProxyType({}))
+
+    def requires(self, rule: str) -> bool:
+        return any(name == rule for name, _ in self.require)

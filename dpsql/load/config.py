@@ -22,6 +22,7 @@ from dpsql.core.versions import Version, parse_range, parse_version
 from dpsql.load.deprecation import successor_problems
 from dpsql.load.files import resolve
 from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
+from dpsql.load.policies import column_labels, read_policies
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
 
 WORKSPACE_FILE = "dpsql.yml"
@@ -33,13 +34,13 @@ _PORT_REF = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-_WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description"}
+_WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description", "policies"}
 _PRODUCT_KEYS = {"name", "domain", "owner", "description", "version", "tags", "inputs", "outputs"}
 _INPUT_KEYS = {"name", "file", "format", "table", "product", "port", "version", "columns",
                "description"}
 _OUTPUT_KEYS = {"name", "model", "description", "columns", "deprecated"}
 _DEPRECATED_KEYS = {"since", "sunset", "use"}
-_COLUMN_KEYS = {"name", "type", "description", "tests"}
+_COLUMN_KEYS = {"name", "type", "description", "tests", "classification"}
 
 
 class _Checker:
@@ -175,6 +176,7 @@ def load_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Work
         check.fail(f"`threads` must be a whole number of at least 1, not {_kind(threads)}",
                    ("threads",), "write the number of models to build at once, e.g. `threads: 4`")
         threads = 1
+    policies = read_policies(doc, data.get("policies"), check.diagnostics)
     if check.diagnostics:
         raise DpsqlError(check.diagnostics)
     env = dict(os.environ if environ is None else environ)
@@ -185,6 +187,7 @@ def load_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Work
         vars=MappingProxyType(dict(variables)),
         threads=threads,
         env=MappingProxyType(env),
+        policies=policies,
     )
 
 
@@ -404,8 +407,9 @@ def _columns(check: _Checker, data: dict[str, Any], keys: KeyPath) -> tuple[Colu
             check.fail(f"`tests` must be a list, not {_kind(tests)}", (*ckeys, "tests"),
                        "write `tests:` followed by indented items such as `- not_null`")
             tests = []
+        labels, labelled_at = column_labels(check.doc, col, ckeys, check.diagnostics)
         out.append(ColumnSpec(name, type_, check.string(col, "description", ckeys), tuple(tests),
-                              check.doc.loc(*ckeys)))
+                              check.doc.loc(*ckeys), labels, labelled_at))
     _unique(check, [(c.name, c.location or check.doc.loc(*keys)) for c in out], "column")
     return tuple(out)
 
