@@ -300,7 +300,9 @@ def ls(project_dir: Path, columns: bool, fmt: str) -> None:
             for port in product.spec.outputs:
                 cols = port.columns or ()
                 console.print(f"{product.name}.{port.name}: " + (
-                    ", ".join(f"{c.name} {c.type}" for c in cols) if cols else "(no contract)"))
+                    ", ".join(f"{c.name} {c.type}" + (f" [{', '.join(c.classifications)}]"
+                                                     if c.classifications else "")
+                              for c in cols) if cols else "(no contract)"))
 
 
 @main.command(short_help="Write a small working workspace into DIRECTORY.")

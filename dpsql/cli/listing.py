@@ -68,7 +68,8 @@ def as_json(project: Project) -> dict[str, Any]:
             "outputs": [{"name": o.name, "relation": f"{spec.name}.{o.name}",
                          "deprecated": o.deprecated is not None,
                          "columns": None if o.columns is None
-                         else [{"name": c.name, "type": c.type} for c in o.columns]}
+                         else [{"name": c.name, "type": c.type,
+                                "classifications": list(c.classifications)} for c in o.columns]}
                         for o in spec.outputs],
             "inputs": [_input(i) for i in spec.inputs],
         })
