@@ -15,10 +15,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlglot import exp
+from sqlglot.schema import MappingSchema
+
 from dpsql.core import __version__
-from dpsql.core.lineage import Col, kind_of
+from dpsql.core.lineage import Col, is_direct, kind_of
 from dpsql.lineage.graph import LineageGraph, RelKey
 from dpsql.lineage.query import Subgraph
+from dpsql.lineage.values import masked_inputs
 
 PRODUCER = f"https://pypi.org/project/dpsql/{__version__}/"
 _SPEC = "https://openlineage.io/spec"
@@ -59,10 +63,24 @@ def models_of(graph: LineageGraph, sub: Subgraph) -> list[str]:
 def run_events(graph: LineageGraph, models: Iterable[str], *,
                event_time: datetime | None = None) -> list[dict[str, Any]]:
     when = (event_time or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
-    return [run_event(graph, mid, when) for mid in models]
+    masks = frozenset(m for c in graph.compiled.project.config.policies.classifications.values()
+                      for m in c.masks)
+    schema = _schema(graph) if masks else None
+    return [run_event(graph, mid, when, masks, schema) for mid in models]
 
 
-def run_event(graph: LineageGraph, model_id: str, event_time: str) -> dict[str, Any]:
+def _schema(graph: LineageGraph) -> MappingSchema:
+    """The columns of every relation, for sqlglot (to trace a model with its masks removed)."""
+    schema = MappingSchema(dialect="duckdb", normalize=False)
+    for (db, name), columns in graph.columns.items():
+        schema.add_table(exp.Table(this=exp.to_identifier(name), db=exp.to_identifier(db)),
+                         {c.name: c.type for c in columns}, dialect="duckdb")
+    return schema
+
+
+def run_event(graph: LineageGraph, model_id: str, event_time: str,
+              masks: frozenset[str] = frozenset(), schema: MappingSchema | None = None
+              ) -> dict[str, Any]:
     model = graph.compiled.models[model_id]
     lineage = graph.lineages.get(model_id)
     job_ns, data_ns = namespaces(graph)
@@ -70,10 +88,13 @@ def run_event(graph: LineageGraph, model_id: str, event_time: str) -> dict[str, 
     inputs = [_dataset(graph, key, data_ns) for key in graph.rel_up.get(target, ())]
     output = _dataset(graph, target, data_ns)
     if lineage is not None:
+        masked = (masked_inputs(model, lineage, masks, schema)
+                  if masks and schema is not None else {})
         output["facets"]["columnLineage"] = {
             "_producer": PRODUCER,
             "_schemaURL": COLUMN_LINEAGE_SCHEMA,
-            "fields": {name: {"inputFields": _input_fields(sources, data_ns)}
+            "fields": {name: {"inputFields": _input_fields(sources, data_ns,
+                                                           masked.get(name, frozenset()))}
                        for name, sources in lineage.fields.items()},
             "dataset": _input_fields(lineage.dataset, data_ns),
         }
@@ -123,14 +144,17 @@ def _descriptions(graph: LineageGraph, key: RelKey) -> dict[str, str]:
     return {c.name: c.description for c in (spec.columns or ()) if c.description}
 
 
-def _input_fields(sources: Mapping[Col, frozenset[str]], namespace: str) -> list[dict[str, Any]]:
+def _input_fields(sources: Mapping[Col, frozenset[str]], namespace: str,
+                  masked: frozenset[Col] = frozenset()) -> list[dict[str, Any]]:
+    """`masked`: sources whose value reaches the field only through a `masked_by` function."""
     out = []
     for col in sorted(sources):
         out.append({
             "namespace": namespace,
             "name": f"{col.schema}.{col.name}",
             "field": col.column,
-            "transformations": [{"type": kind_of(s), "subtype": s, "masking": False}
+            "transformations": [{"type": kind_of(s), "subtype": s,
+                                 "masking": col in masked and is_direct(s)}
                                 for s in sorted(sources[col])],
         })
     return out

@@ -220,7 +220,9 @@ def _port_section(graph: LineageGraph, product: Product, port_name: str,
         tests = ", ".join(escape(_test_text(t)) for t in col.tests)
         target = f"{relation}.{col.name}"
         rows.append(f'<tr><td><a class="col" href="lineage.html#{escape(target)}">'
-                    f"{escape(col.name)}</a></td><td><code>{escape(col.type or '')}</code></td>"
+                    f"{escape(col.name)}</a></td><td><code>{escape(col.type or '')}</code>"
+                    + "".join(f' <span class="label">{escape(label)}</span>'
+                              for label in col.classifications) + "</td>"
                     f"<td>{escape(col.description)}</td><td>{tests}</td></tr>")
     return (head + '<table class="list"><tr><th>column</th><th>type</th><th>description</th>'
             "<th>tests</th></tr>" + "".join(rows) + "</table></section>")
