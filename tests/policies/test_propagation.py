@@ -134,3 +134,30 @@ def test_a_consumer_can_label_the_columns_it_reads(tmp_path: Path) -> None:
     found = check(root)[1]
     assert codes(found) == ["DP808"]
     assert str(found[0]["message"]).endswith("crm.customers.country -> marketing.contacts.contact")
+
+
+def test_union_branches_and_subqueries_carry(tmp_path: Path) -> None:
+    sql = """
+        select contact from (select lower(email) as contact from {{ input('customers') }}) s
+        union all
+        select country from {{ input('customers') }}
+    """
+    found = _only(tmp_path, sql, "{name: contact, type: varchar}")
+    assert codes(found) == ["DP808"]
+    assert str(found[0]["message"]).endswith(PATH)
+
+
+def test_a_violation_stops_the_build(tmp_path: Path) -> None:
+    from conftest import run_cli
+    root = mesh(tmp_path, "select id, email as contact from {{ input('customers') }}",
+                [ID, "{name: contact, type: varchar}"])
+    result = run_cli("build", "-p", str(root))
+    assert result.exit_code == 1
+    assert "error[DP808]" in result.output
+    warehouse = root / "wh.duckdb"
+    if warehouse.exists():  # nothing was built
+        import duckdb
+        con = duckdb.connect(str(warehouse), read_only=True)
+        tables = con.execute("select table_schema from information_schema.tables").fetchall()
+        con.close()
+        assert ("marketing",) not in tables
