@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dpsql.cli.mesh import base_option, diff
+from dpsql.cli.overlap import overlap
 from dpsql.cli.options import (
     INTERRUPTED,
     handle_errors,
@@ -50,6 +51,7 @@ def main(verbose: bool) -> None:
 
 
 main.add_command(diff)
+main.add_command(overlap)
 
 
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:

@@ -1,0 +1,235 @@
+"""One model's SQL as units of transformation: the whole query, each CTE and subquery, each
+output column expression, each with a canonical text whose hash is its fingerprint.
+
+The canonical text reads relations by their ultimate source (a re-published copy of a port is
+the port), CTEs and subqueries by the fingerprint of their body, and no alias; equivalent
+spellings are rewritten to one (`count(1)` is `count(*)`, `not a = b` is `a <> b`), commutative
+operands and AND/OR terms are ordered, the select list is a set, and the relations of inner
+joins are a set whose ON and WHERE terms are one set of conjuncts."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.simplify import simplify
+
+from dpsql.change.define import _sort_commutative
+
+DIALECT = "duckdb"
+MODEL, QUERY_PART, EXPRESSION = "model", "query_part", "expression"
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Holder:
+    """The fingerprint of an enclosing query, known once the query is done."""
+
+    fingerprint: str = ""
+
+
+@dataclass
+class Unit:
+    kind: str  # model | query_part | expression
+    fingerprint: str
+    sources: frozenset[str]  # `product.relation.column`
+    column: str | None = None  # for an expression: the output column
+    name: str = ""  # a CTE's or subquery's name, to find its line
+    ancestors: list[Holder] = field(default_factory=list)
+
+    def ancestor_prints(self) -> set[str]:
+        return {h.fingerprint for h in self.ancestors if h.fingerprint}
+
+
+@dataclass
+class Env:
+    """What the names of a query stand for: a relation's canonical name, or a CTE's."""
+
+    names: dict[str, str]
+    sources: dict[str, frozenset[str]]  # canonical name of a CTE or subquery -> its sources
+
+
+class Normaliser:
+    """Canonical texts of one qualified query tree; the units found on the way."""
+
+    def __init__(self, relation: Callable[[str, str], tuple[str, str]],
+                 label: Callable[[str, str], str]) -> None:
+        self.relation = relation  # (schema, name) -> canonical (schema, name)
+        self.label = label  # canonical (schema, name) -> `product.relation`
+        self.units: list[Unit] = []
+        self.stack: list[Holder] = []
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def query(self, node: exp.Expr, env: Env, kind: str = MODEL, name: str = "") -> str:
+        """The canonical text of a query; records it as a unit unless trivial."""
+        holder = Holder()
+        self.stack.append(holder)
+        env = Env(dict(env.names), dict(env.sources))
+        with_ = node.args.get("with_")
+        if with_ is not None:
+            for cte in with_.expressions:
+                text = self.query(cte.this, env, QUERY_PART, cte.alias)
+                canonical = "cte_" + digest(text)
+                env.names[cte.alias] = canonical
+                env.sources[canonical] = self._last_sources
+        if isinstance(node, exp.SetOperation):
+            parts = [self.query(node.left, env, QUERY_PART), self.query(node.right, env, QUERY_PART)]
+            if isinstance(node, exp.Union):
+                parts.sort()
+            text = f"{type(node).__name__}:{bool(node.args.get('distinct'))}({'|'.join(parts)})"
+            sources = frozenset().union(*(env.sources.get(p, frozenset()) for p in parts))
+            trivial = False
+        elif isinstance(node, exp.Select):
+            text, sources, trivial = self._select(node, env)
+        elif isinstance(node, exp.Subquery):
+            self.stack.pop()
+            return self.query(node.this, env, kind, name)
+        else:
+            text, sources, trivial = node.sql(DIALECT), frozenset(), True
+        self.stack.pop()
+        holder.fingerprint = digest(text)
+        self._last_sources = sources
+        if not trivial:
+            self.units.append(Unit(kind, holder.fingerprint, sources, name=name,
+                                   ancestors=list(self.stack)))
+        return text
+
+    _last_sources: frozenset[str] = frozenset()
+
+    def _source(self, node: exp.Expr, env: Env) -> tuple[str, str]:
+        """A FROM or JOIN source: (its alias, its canonical name); records sources."""
+        if isinstance(node, exp.Table) and node.args.get("db") is not None and node.db:
+            key = self.relation(node.db, node.name)
+            return node.alias_or_name, f"{key[0]}.{key[1]}"
+        if isinstance(node, exp.Table) and node.name in env.names:
+            return node.alias_or_name, env.names[node.name]
+        if isinstance(node, exp.Subquery):
+            text = self.query(node.this, env, QUERY_PART, node.alias)
+            canonical = "sub_" + digest(text)
+            env.sources[canonical] = self._last_sources
+            return node.alias, canonical
+        return node.alias_or_name, node.sql(DIALECT)
+
+    def _select(self, node: exp.Select, env: Env) -> tuple[str, frozenset[str], bool]:
+        local = Env(dict(env.names), env.sources)
+        joins = node.args.get("joins") or []
+        sources: list[tuple[str, str]] = []
+        from_ = node.args.get("from_")
+        if from_ is not None:
+            sources.append(self._source(from_.this, local))
+        for join in joins:
+            sources.append(self._source(join.this, local))
+        for alias, canonical in sources:
+            local.names[alias] = canonical
+        read: set[str] = set()
+        text = self._expr_text
+        projections = sorted(text(p, local, read) for p in node.expressions)
+        conds = self._conjuncts(node.args.get("where"), local, read)
+        inner = all(j.side == "" and j.kind in ("", "INNER", "CROSS") and not j.args.get("using")
+                    for j in joins)
+        if inner:
+            shape = ["inner", *sorted(c for _, c in sources)]
+            for join in joins:
+                conds += self._conjuncts(join.args.get("on"), local, read)
+        else:
+            shape = [sources[0][1] if sources else ""]
+            for join, (_, canonical) in zip(joins, sources[1:], strict=False):
+                shape.append(f"{join.side}:{join.kind}:{canonical}:"
+                             f"{sorted(self._conjuncts(join.args.get('on'), local, read))}:"
+                             f"{[u.sql(DIALECT) for u in join.args.get('using') or []]}")
+        clauses = {}
+        for key in ("group", "having", "qualify", "order", "limit", "offset", "distinct"):
+            value = node.args.get(key)
+            if value is None:
+                continue
+            if key == "group":
+                clauses[key] = str(sorted(text(g, local, read) for g in value.expressions))
+            elif key in ("having", "qualify"):
+                clauses[key] = str(sorted(self._conjuncts(value, local, read)))
+            else:
+                clauses[key] = text(value, local, read)
+        canonical_text = f"select{projections}from{shape}where{sorted(conds)}{sorted(clauses.items())}"
+        self._expressions(node, local, shape, conds, clauses)
+        found = set(read)
+        for name in sources:
+            found |= local.sources.get(name[1], frozenset())
+        trivial = (not joins and not conds and not clauses
+                   and all(_bare(p) for p in node.expressions))
+        return canonical_text, frozenset(found), trivial
+
+    def _expressions(self, node: exp.Select, env: Env, shape: list[str], conds: list[str],
+                     clauses: Mapping[str, str]) -> None:
+        """Each non-trivial output column as an expression unit; an aggregate or a window is
+        the same only over the same rows (relations, filters, grouping)."""
+        for projection in node.expressions:
+            if _bare(projection):
+                continue
+            read: set[str] = set()
+            text = self._expr_text(projection, env, read)
+            inner = projection.this if isinstance(projection, exp.Alias) else projection
+            if inner.find(exp.AggFunc, exp.Window) is not None:
+                text += f"over{shape}{sorted(conds)}{sorted(clauses.items())}"
+            self.units.append(Unit(EXPRESSION, digest("expr:" + text), frozenset(read),
+                                   column=projection.alias_or_name, ancestors=list(self.stack)))
+
+    # --- expressions -------------------------------------------------------------------------
+
+    def _conjuncts(self, node: exp.Expr | None, env: Env, read: set[str]) -> list[str]:
+        if node is None:
+            return []
+        if isinstance(node, exp.Where | exp.Having | exp.Qualify):
+            node = node.this
+        terms = list(node.flatten()) if isinstance(node, exp.And) else [node]
+        return [self._expr_text(t, env, read) for t in terms]
+
+    def _expr_text(self, node: exp.Expr, env: Env, read: set[str]) -> str:
+        tree = node.copy()
+        if isinstance(tree, exp.Alias):
+            tree = tree.this
+        for sub in list(tree.find_all(exp.Subquery)):
+            text = self.query(sub.this, env, QUERY_PART, sub.alias)
+            sub.replace(exp.column("sub_" + digest(text)))
+        for column in list(tree.find_all(exp.Column)):
+            qualifier = column.table
+            canonical = env.names.get(qualifier, qualifier)
+            column.set("db", None)
+            column.set("catalog", None)
+            column.set("table", exp.to_identifier(canonical) if canonical else None)
+            if canonical in env.sources:
+                read |= env.sources[canonical]
+            elif canonical and "." in canonical:
+                schema, name = canonical.split(".", 1)
+                read.add(f"{self.label(schema, name)}.{column.name}")
+        return canonical_sql(tree)
+
+
+def _bare(node: exp.Expr) -> bool:
+    """A projection that is no transformation: a column, `*`, a constant."""
+    inner = node.this if isinstance(node, exp.Alias) else node
+    return isinstance(inner, exp.Column | exp.Star | exp.Literal | exp.Null | exp.Boolean)
+
+
+def canonical_sql(tree: exp.Expr) -> str:
+    """One spelling of equivalent expressions."""
+    for count in list(tree.find_all(exp.Count)):
+        arg = count.this
+        if isinstance(arg, exp.Literal) and not arg.is_string:
+            arg.replace(exp.Star())
+    for neg in list(tree.find_all(exp.Not)):
+        if isinstance(neg.this, exp.EQ):
+            eq = neg.this
+            neg.replace(exp.NEQ(this=eq.this.copy(), expression=eq.expression.copy()))
+        elif isinstance(neg.this, exp.Paren) and isinstance(neg.this.this, exp.EQ):
+            eq = neg.this.this
+            neg.replace(exp.NEQ(this=eq.this.copy(), expression=eq.expression.copy()))
+    with contextlib.suppress(SqlglotError, RecursionError, ValueError, TypeError):
+        tree = simplify(tree)
+    return _sort_commutative(tree).sql(DIALECT, comments=False, normalize=True)
