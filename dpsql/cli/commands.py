@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dpsql.cli.mesh import base_option, diff
-from dpsql.cli.overlap import overlap
 from dpsql.cli.options import (
     INTERRUPTED,
     handle_errors,
@@ -22,6 +21,7 @@ from dpsql.cli.options import (
     selection_options,
     threads_option,
 )
+from dpsql.cli.overlap import overlap
 from dpsql.core import __version__
 
 if TYPE_CHECKING:

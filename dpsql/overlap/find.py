@@ -154,7 +154,7 @@ def find_overlap(root: Path, min_similarity: float = 0.8) -> list[Finding]:
     reported = {key.split(":", 1)[1] for key, found in groups.items()
                 if key.startswith("query:") and _distinct(found)}
     findings: list[Finding] = []
-    for key, found in groups.items():
+    for found in groups.values():
         if not _distinct(found):
             continue
         common = set.intersection(*(u.ancestor_prints() for _, u in found))
@@ -165,7 +165,7 @@ def find_overlap(root: Path, min_similarity: float = 0.8) -> list[Finding]:
         members = tuple(sorted({_member(ws, m, u) for m, u in found},
                                key=lambda m: (m.product, m.model, m.location, m.column or "")))
         sources = tuple(sorted(frozenset().union(*(u.sources for _, u in found))))
-        if 1.0 >= min_similarity:
+        if min_similarity <= 1.0:
             findings.append(Finding(kind, 1.0, members, sources, suggestion(members, sources)))
     order = {MODEL: 0, QUERY_PART: 1, EXPRESSION: 2}
     return sorted(findings, key=lambda f: (order[f.kind], f.members[0].product,

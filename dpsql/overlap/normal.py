@@ -145,7 +145,7 @@ class Normaliser:
                 shape.append(f"{join.side}:{join.kind}:{canonical}:"
                              f"{sorted(self._conjuncts(join.args.get('on'), local, read))}:"
                              f"{[u.sql(DIALECT) for u in join.args.get('using') or []]}")
-        clauses = {}
+        clauses: dict[str, str] = {}
         for key in ("group", "having", "qualify", "order", "limit", "offset", "distinct"):
             value = node.args.get(key)
             if value is None:
