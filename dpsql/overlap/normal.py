@@ -223,6 +223,8 @@ def canonical_sql(tree: exp.Expr) -> str:
         arg = count.this
         if isinstance(arg, exp.Literal) and not arg.is_string:
             arg.replace(exp.Star())
+    if isinstance(tree, exp.Not):
+        tree = exp.Paren(this=tree)  # so that the rewrite below can replace it
     for neg in list(tree.find_all(exp.Not)):
         if isinstance(neg.this, exp.EQ):
             eq = neg.this
@@ -232,4 +234,15 @@ def canonical_sql(tree: exp.Expr) -> str:
             neg.replace(exp.NEQ(this=eq.this.copy(), expression=eq.expression.copy()))
     with contextlib.suppress(SqlglotError, RecursionError, ValueError, TypeError):
         tree = simplify(tree)
-    return _sort_commutative(tree).sql(DIALECT, comments=False, normalize=True)
+    for paren in list(tree.find_all(exp.Paren)):
+        if paren is not tree:
+            paren.replace(paren.this)
+    if isinstance(tree, exp.Paren):
+        tree = tree.this
+    tree = _sort_commutative(tree)
+    for node in list(tree.find_all(exp.Binary)):  # every nested operation in parentheses
+        for key in ("this", "expression"):
+            child = node.args.get(key)
+            if isinstance(child, exp.Binary):
+                node.set(key, exp.Paren(this=child))
+    return tree.sql(DIALECT, comments=False, normalize=True)

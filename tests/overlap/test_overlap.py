@@ -127,3 +127,28 @@ def test_planted_models_all_compile(workspace: Path) -> None:
     result = run_cli("check", "-p", str(workspace))
     assert result.exit_code == 0, explain(result)
     assert len(MODELS) == 21
+
+
+def test_equivalent_spellings_are_one() -> None:
+    import sqlglot
+
+    from dpsql.overlap.normal import canonical_sql
+
+    def text(sql: str) -> str:
+        return canonical_sql(sqlglot.parse_one(sql, read="duckdb"))
+
+    assert text("count(1)") == text("count(*)")
+    assert text("not a = b") == text("a <> b")
+    assert text("b + a") == text("a + b")
+    assert text("y > 1 or x = 2 and z") == text("x = 2 and z or y > 1")
+    assert text("sum(a)") != text("avg(a)")
+    assert text("a > 50") != text("a > 60")
+
+
+def test_a_generated_mesh_of_200_models_runs(tmp_path: Path) -> None:
+    from dpsql.bench.mesh import generate_mesh
+
+    mesh = generate_mesh(tmp_path / "mesh", products=20, models_per_product=10, rows=20)
+    result = run_cli("overlap", "-p", str(mesh.workspace), "--format", "json")
+    assert result.exit_code == 0, explain(result)
+    assert isinstance(json.loads(result.output)["findings"], list)
