@@ -16,6 +16,7 @@ from sqlglot.optimizer.qualify import qualify
 from dpsql.change.side import Side, open_side
 from dpsql.core.lineage import IDENTITY
 from dpsql.core.project import CompiledModel
+from dpsql.lineage.graph import LineageGraph
 from dpsql.overlap.normal import DIALECT, EXPRESSION, MODEL, QUERY_PART, Env, Normaliser, Unit
 
 log = logging.getLogger("dpsql")
@@ -143,8 +144,17 @@ def suggestion(members: tuple[Member, ...], sources: tuple[str, ...]) -> str:
 
 
 def find_overlap(root: Path, min_similarity: float = 0.8) -> list[Finding]:
-    """Every transformation written more than once, largest units first."""
-    ws = Workspace(open_side(root, use_cache=True))
+    """Every transformation written more than once in a workspace, largest units first."""
+    return overlap_of(open_side(root, use_cache=True), min_similarity)
+
+
+def overlap_of_graph(graph: LineageGraph, min_similarity: float = 0.8) -> list[Finding]:
+    """The same, for a workspace already compiled (its lineage graph)."""
+    return overlap_of(Side(graph.compiled, graph), min_similarity)
+
+
+def overlap_of(side: Side, min_similarity: float = 0.8) -> list[Finding]:
+    ws = Workspace(side)
     groups: dict[str, list[tuple[CompiledModel, Unit]]] = {}
     for model_id in ws.side.compiled.order:
         model = ws.side.compiled.models[model_id]

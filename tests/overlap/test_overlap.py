@@ -152,3 +152,15 @@ def test_a_generated_mesh_of_200_models_runs(tmp_path: Path) -> None:
     result = run_cli("overlap", "-p", str(mesh.workspace), "--format", "json")
     assert result.exit_code == 0, explain(result)
     assert isinstance(json.loads(result.output)["findings"], list)
+
+
+def test_the_docs_site_has_an_overlap_page(workspace: Path) -> None:
+    result = run_cli("docs", "-p", str(workspace))
+    assert result.exit_code == 0, explain(result)
+    page = (workspace / "target" / "docs" / "overlap.html").read_text(encoding="utf-8")
+    assert page.count('class="finding"') == 5
+    for text in ("<code>peaks_copy</code>", "<code>band</code>", "grid/models/cost_view.sql:2",
+                 "readings.readings.status", 'href="product-billing.html"'):
+        assert text in page
+    index = (workspace / "target" / "docs" / "index.html").read_text(encoding="utf-8")
+    assert 'href="overlap.html"' in index
