@@ -69,9 +69,6 @@ class Workspace:
     def label(self, schema: str, name: str) -> str:
         return self.graph.label((schema, name))
 
-    def product_of(self, source: str) -> str:
-        return source.split(".", 1)[0]
-
 
 def _republished(model: CompiledModel) -> tuple[str, str] | None:
     """The relation a model only re-publishes (each column taken as it is from one relation,

@@ -81,11 +81,14 @@ class Normaliser:
                 env.names[cte.alias] = canonical
                 env.sources[canonical] = self._last_sources
         if isinstance(node, exp.SetOperation):
-            parts = [self.query(node.left, env, QUERY_PART), self.query(node.right, env, QUERY_PART)]
+            parts: list[str] = []
+            sources: frozenset[str] = frozenset()
+            for side in (node.left, node.right):
+                parts.append(self.query(side, env, QUERY_PART))
+                sources |= self._last_sources
             if isinstance(node, exp.Union):
                 parts.sort()
             text = f"{type(node).__name__}:{bool(node.args.get('distinct'))}({'|'.join(parts)})"
-            sources = frozenset().union(*(env.sources.get(p, frozenset()) for p in parts))
             trivial = False
         elif isinstance(node, exp.Select):
             text, sources, trivial = self._select(node, env)
@@ -167,16 +170,18 @@ class Normaliser:
 
     def _expressions(self, node: exp.Select, env: Env, shape: list[str], conds: list[str],
                      clauses: Mapping[str, str]) -> None:
-        """Each non-trivial output column as an expression unit; an aggregate or a window is
-        the same only over the same rows (relations, filters, grouping)."""
+        """Each non-trivial output column as an expression unit, the same only over the same
+        relations joined the same way; an aggregate or a window only over the same rows too
+        (filters, grouping)."""
         for projection in node.expressions:
             if _bare(projection):
                 continue
             read: set[str] = set()
             text = self._expr_text(projection, env, read)
             inner = projection.this if isinstance(projection, exp.Alias) else projection
+            text += f"over{shape}"
             if inner.find(exp.AggFunc, exp.Window) is not None:
-                text += f"over{shape}{sorted(conds)}{sorted(clauses.items())}"
+                text += f"{sorted(conds)}{sorted(clauses.items())}"
             self.units.append(Unit(EXPRESSION, digest("expr:" + text), frozenset(read),
                                    column=projection.alias_or_name, ancestors=list(self.stack)))
 

@@ -164,3 +164,33 @@ def test_the_docs_site_has_an_overlap_page(workspace: Path) -> None:
         assert text in page
     index = (workspace / "target" / "docs" / "index.html").read_text(encoding="utf-8")
     assert 'href="overlap.html"' in index
+
+
+def test_subqueries_and_unions_are_units(tmp_path: Path) -> None:
+    extra = {
+        "ops/models/sub_a.sql": """
+            select s.region, s.total * 2 as doubled
+            from (select region, sum(kwh) as total from readings.readings
+                  where status = 'bad' group by region) as s
+            """,
+        "grid/models/sub_b.sql": """
+            select x.region, x.total + 1 as bumped
+            from (select region, sum(kwh) as total from readings.readings
+                  where status = 'bad' group by region) x
+            """,
+        "ops/models/union_a.sql": "select meter_id from readings.readings where kwh > 1000 "
+                                  "union select meter_id from meters.meters where tariff > 9",
+        "billing/models/union_b.sql": "select meter_id from meters.meters where tariff > 9 "
+                                      "union select meter_id from readings.readings "
+                                      "where kwh > 1000",
+    }
+    root = planted(tmp_path / "ws")
+    write_files(root, extra)
+    findings = find_overlap(root)
+    sub = _finding(findings, "sub_a", "sub_b")
+    assert sub.kind == "query_part"
+    assert sub.sources == ("readings.readings.kwh", "readings.readings.region",
+                           "readings.readings.status")
+    union = _finding(findings, "union_a", "union_b")
+    assert union.kind == "model"
+    assert "meters.meters.tariff" in union.sources and "readings.readings.kwh" in union.sources
