@@ -130,6 +130,7 @@ class Normaliser:
             sources.append(self._source(from_.this, local))
         for join in joins:
             sources.append(self._source(join.this, local))
+        sources = _distinct_names(sources)
         for alias, canonical in sources:
             local.names[alias] = canonical
         read: set[str] = set()
@@ -171,8 +172,8 @@ class Normaliser:
     def _expressions(self, node: exp.Select, env: Env, shape: list[str], conds: list[str],
                      clauses: Mapping[str, str]) -> None:
         """Each non-trivial output column as an expression unit, the same only over the same
-        relations joined the same way; an aggregate or a window only over the same rows too
-        (filters, grouping)."""
+        relations joined the same way; over a join, or an aggregate or a window, only over the
+        same rows too (join conditions, filters, grouping)."""
         for projection in node.expressions:
             if _bare(projection):
                 continue
@@ -180,8 +181,8 @@ class Normaliser:
             text = self._expr_text(projection, env, read)
             inner = projection.this if isinstance(projection, exp.Alias) else projection
             text += f"over{shape}"
-            if inner.find(exp.AggFunc, exp.Window) is not None:
-                text += f"{sorted(conds)}{sorted(clauses.items())}"
+            if len(shape) > 2 or inner.find(exp.AggFunc, exp.Window) is not None:
+                text += f"{sorted(conds)}{sorted(clauses.items())}"  # rows that differ
             self.units.append(Unit(EXPRESSION, digest("expr:" + text), frozenset(read),
                                    column=projection.alias_or_name, ancestors=list(self.stack)))
 
@@ -211,9 +212,20 @@ class Normaliser:
             if canonical in env.sources:
                 read |= env.sources[canonical]
             elif canonical and "." in canonical:
-                schema, name = canonical.split(".", 1)
+                schema, name = canonical.split("#", 1)[0].split(".", 1)
                 read.add(f"{self.label(schema, name)}.{column.name}")
         return canonical_sql(tree)
+
+
+def _distinct_names(sources: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A relation read twice (a self-join) gets a name per reading, so that `a.x = b.x` does
+    not become `x = x`."""
+    seen: dict[str, int] = {}
+    out = []
+    for alias, canonical in sources:
+        seen[canonical] = seen.get(canonical, 0) + 1
+        out.append((alias, canonical if seen[canonical] == 1 else f"{canonical}#{seen[canonical]}"))
+    return out
 
 
 def _bare(node: exp.Expr) -> bool:

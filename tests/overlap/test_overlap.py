@@ -194,3 +194,23 @@ def test_subqueries_and_unions_are_units(tmp_path: Path) -> None:
     union = _finding(findings, "union_a", "union_b")
     assert union.kind == "model"
     assert "meters.meters.tariff" in union.sources and "readings.readings.kwh" in union.sources
+
+
+def test_self_joins_keep_their_sides_apart(tmp_path: Path) -> None:
+    extra = {
+        "ops/models/pairs_a.sql": "select a.meter_id, b.kwh - a.kwh as gap from readings.readings a"
+                                  " join readings.readings b on a.region = b.region "
+                                  "and a.day < b.day",
+        "grid/models/pairs_b.sql": "select a.meter_id, b.kwh - a.kwh as gap from readings.readings a"
+                                   " join readings.readings b on a.region = b.region "
+                                   "and a.day < b.day",
+        "billing/models/pairs_c.sql": "select a.meter_id, b.kwh - a.kwh as gap "
+                                      "from readings.readings a join readings.readings b "
+                                      "on a.region = b.region and a.meter_id < b.meter_id",
+    }
+    root = write_files(planted(tmp_path / "ws"), extra)
+    findings = find_overlap(root)
+    pair = _finding(findings, "pairs_a", "pairs_b")
+    assert not [f for f in findings if "pairs_c" in _models(f)]
+    assert "readings.readings.day" in pair.sources
+    assert not [f for f in findings if any("#" in s for s in f.sources)]
