@@ -54,6 +54,8 @@ class Env:
 
     names: dict[str, str]
     sources: dict[str, frozenset[str]]  # canonical name of a CTE or subquery -> its sources
+    # canonical name of a CTE or subquery -> its output column -> the sources of its value
+    columns: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
 
 
 class Normaliser:
@@ -65,6 +67,9 @@ class Normaliser:
         self.label = label  # canonical (schema, name) -> `product.relation`
         self.units: list[Unit] = []
         self.stack: list[Holder] = []
+        # what the query last done reads: in all, and per output column
+        self._last_sources: frozenset[str] = frozenset()
+        self._last_columns: dict[str, frozenset[str]] = {}
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -72,7 +77,7 @@ class Normaliser:
         """The canonical text of a query; records it as a unit unless trivial."""
         holder = Holder()
         self.stack.append(holder)
-        env = Env(dict(env.names), dict(env.sources))
+        env = Env(dict(env.names), dict(env.sources), dict(env.columns))
         with_ = node.args.get("with_")
         if with_ is not None:
             for cte in with_.expressions:
@@ -80,32 +85,33 @@ class Normaliser:
                 canonical = "cte_" + digest(text)
                 env.names[cte.alias] = canonical
                 env.sources[canonical] = self._last_sources
+                env.columns[canonical] = self._last_columns
         if isinstance(node, exp.SetOperation):
             parts: list[str] = []
             sources: frozenset[str] = frozenset()
+            columns: dict[str, frozenset[str]] = {}
             for side in (node.left, node.right):
                 parts.append(self.query(side, env, QUERY_PART))
                 sources |= self._last_sources
+                columns = columns or self._last_columns  # the left side names the columns
             if isinstance(node, exp.Union):
                 parts.sort()
             text = f"{type(node).__name__}:{bool(node.args.get('distinct'))}({'|'.join(parts)})"
             trivial = False
         elif isinstance(node, exp.Select):
-            text, sources, trivial = self._select(node, env)
+            text, sources, trivial, columns = self._select(node, env)
         elif isinstance(node, exp.Subquery):
             self.stack.pop()
             return self.query(node.this, env, kind, name)
         else:
-            text, sources, trivial = node.sql(DIALECT), frozenset(), True
+            text, sources, trivial, columns = node.sql(DIALECT), frozenset(), True, {}
         self.stack.pop()
         holder.fingerprint = digest(text)
-        self._last_sources = sources
+        self._last_sources, self._last_columns = sources, columns
         if not trivial:
             self.units.append(Unit(kind, holder.fingerprint, sources, name=name,
                                    ancestors=list(self.stack)))
         return text
-
-    _last_sources: frozenset[str] = frozenset()
 
     def _source(self, node: exp.Expr, env: Env) -> tuple[str, str]:
         """A FROM or JOIN source: (its alias, its canonical name); records sources."""
@@ -118,11 +124,13 @@ class Normaliser:
             text = self.query(node.this, env, QUERY_PART, node.alias)
             canonical = "sub_" + digest(text)
             env.sources[canonical] = self._last_sources
+            env.columns[canonical] = self._last_columns
             return node.alias, canonical
         return node.alias_or_name, node.sql(DIALECT)
 
-    def _select(self, node: exp.Select, env: Env) -> tuple[str, frozenset[str], bool]:
-        local = Env(dict(env.names), env.sources)
+    def _select(self, node: exp.Select, env: Env
+                ) -> tuple[str, frozenset[str], bool, dict[str, frozenset[str]]]:
+        local = Env(dict(env.names), env.sources, env.columns)
         joins = node.args.get("joins") or []
         sources: list[tuple[str, str]] = []
         from_ = node.args.get("from_")
@@ -135,7 +143,13 @@ class Normaliser:
             local.names[alias] = canonical
         read: set[str] = set()
         text = self._expr_text
-        projections = sorted(text(p, local, read) for p in node.expressions)
+        projections, columns = [], {}
+        for projection in node.expressions:
+            one: set[str] = set()
+            projections.append(text(projection, local, one))
+            columns[projection.alias_or_name] = frozenset(one)
+            read |= one
+        projections.sort()
         conds = self._conjuncts(node.args.get("where"), local, read)
         inner = all(j.side == "" and j.kind in ("", "INNER", "CROSS") and not j.args.get("using")
                     for j in joins)
@@ -163,11 +177,12 @@ class Normaliser:
         canonical_text = f"select{projections}from{shape}where{sorted(conds)}{sorted(clauses.items())}"
         self._expressions(node, local, shape, conds, clauses)
         found = set(read)
-        for name in sources:
-            found |= local.sources.get(name[1], frozenset())
+        if not found:  # `count(*)` and the like: the sources of what it reads
+            for _, name in sources:
+                found |= local.sources.get(name.split("#", 1)[0], frozenset())
         trivial = (not joins and not conds and not clauses
                    and all(_bare(p) for p in node.expressions))
-        return canonical_text, frozenset(found), trivial
+        return canonical_text, frozenset(found), trivial, columns
 
     def _expressions(self, node: exp.Select, env: Env, shape: list[str], conds: list[str],
                      clauses: Mapping[str, str]) -> None:
@@ -209,10 +224,13 @@ class Normaliser:
             column.set("db", None)
             column.set("catalog", None)
             column.set("table", exp.to_identifier(canonical) if canonical else None)
-            if canonical in env.sources:
-                read |= env.sources[canonical]
-            elif canonical and "." in canonical:
-                schema, name = canonical.split("#", 1)[0].split(".", 1)
+            base = (canonical or "").split("#", 1)[0]
+            if column.name in env.columns.get(base, {}):
+                read |= env.columns[base][column.name]
+            elif base in env.sources:
+                read |= env.sources[base]
+            elif "." in base:
+                schema, name = base.split(".", 1)
                 read.add(f"{self.label(schema, name)}.{column.name}")
         return canonical_sql(tree)
 
@@ -229,8 +247,10 @@ def _distinct_names(sources: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _bare(node: exp.Expr) -> bool:
-    """A projection that is no transformation: a column, `*`, a constant."""
+    """A projection that is no transformation: a column, `*`, a constant, or one of them cast."""
     inner = node.this if isinstance(node, exp.Alias) else node
+    while isinstance(inner, exp.Cast | exp.Paren):
+        inner = inner.this
     return isinstance(inner, exp.Column | exp.Star | exp.Literal | exp.Null | exp.Boolean)
 
 

@@ -61,6 +61,7 @@ def test_a_cte_that_duplicates_another_products_model_is_found(findings: list[Fi
     assert finding.kind == "query_part"
     assert {(m.product, m.model) for m in finding.members} == {("billing", "monthly"),
                                                                 ("grid", "busiest")}
+    assert finding.sources == ("readings.readings.day", "readings.readings.meter_id")
 
 
 def test_a_shared_case_expression_is_found(findings: list[Finding]) -> None:
