@@ -21,6 +21,7 @@ from dpsql.cli.options import (
     selection_options,
     threads_option,
 )
+from dpsql.cli.overlap import overlap
 from dpsql.core import __version__
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def main(verbose: bool) -> None:
 
 
 main.add_command(diff)
+main.add_command(overlap)
 
 
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:

@@ -4,6 +4,7 @@
     product-<name>.html    owner, version, description, inputs, ports with contracts and their
                            consumers, models with their columns
     lineage.html#<column>  the column's lineage graph, upstream and downstream, click through
+    overlap.html           transformations written more than once (`dpsql overlap`)
     assets/                style.css and app.js (dpsql's own, shipped in dpsql/resources/docs),
                            data.js (this workspace's graphs as one JavaScript object)
 
@@ -23,6 +24,7 @@ from typing import Any
 from dpsql.core.project import Product
 from dpsql.lineage.export import domain_colors
 from dpsql.lineage.graph import LineageGraph
+from dpsql.overlap.find import overlap_of_graph
 
 log = logging.getLogger("dpsql")
 
@@ -44,7 +46,8 @@ def write_site(graph: LineageGraph, out: Path) -> Path:
         encoding="utf-8")
     for old in out.glob("product-*.html"):
         old.unlink()
-    pages = {"index.html": index_page(graph), "lineage.html": lineage_page(graph)}
+    pages = {"index.html": index_page(graph), "lineage.html": lineage_page(graph),
+             "overlap.html": overlap_page(graph)}
     for product in graph.compiled.project.products:
         pages[product_file(product.name)] = product_page(graph, product)
     for name, text in pages.items():
@@ -100,7 +103,8 @@ def _page(title: str, body: str, workspace: str, script: str = "") -> str:
 </head>
 <body>
 <header><a class="home" href="index.html">{escape(workspace)}</a>
-<nav><a href="index.html">Products</a> <a href="lineage.html">Column lineage</a></nav></header>
+<nav><a href="index.html">Products</a> <a href="lineage.html">Column lineage</a>
+<a href="overlap.html">Overlap</a></nav></header>
 <main>
 {body}
 </main>
@@ -257,3 +261,30 @@ def lineage_page(graph: LineageGraph) -> str:
             "<noscript>The lineage graph needs JavaScript; `dpsql lineage` prints the same in a "
             "terminal.</noscript>")
     return _page("Column lineage", body, graph.compiled.project.config.name)
+
+
+def overlap_page(graph: LineageGraph) -> str:
+    """The findings of `dpsql overlap`: each with its members, sources and suggestion."""
+    findings = overlap_of_graph(graph)
+    parts = ["<h1>Overlap</h1>",
+             "<p>Transformations written more than once (whole models, CTEs and subqueries, "
+             "column expressions), compared after normalising the SQL and resolving re-published "
+             "ports to their sources. <code>dpsql overlap</code> prints the same.</p>"]
+    if not findings:
+        parts.append("<p>No transformation is written more than once.</p>")
+    for i, finding in enumerate(findings, 1):
+        rows = []
+        for member in finding.members:
+            column = f"<code>{escape(member.column)}</code>" if member.column else ""
+            rows.append(f'<tr><td><a href="{product_file(member.product)}">'
+                        f"{escape(member.product)}</a></td><td><code>{escape(member.model)}"
+                        f"</code></td><td>{column}</td><td><code>{escape(member.location)}"
+                        "</code></td></tr>")
+        sources = ", ".join(f"<code>{escape(s)}</code>" for s in finding.sources)
+        parts.append(
+            f'<section class="finding" id="finding-{i}"><h3>{i}. {escape(finding.kind)}, '
+            f"similarity {finding.similarity:.2f}</h3>"
+            '<table class="list"><tr><th>product</th><th>model</th><th>column</th>'
+            "<th>location</th></tr>" + "".join(rows) + "</table>"
+            f"<p>sources: {sources or 'none'}</p><p>{escape(finding.suggestion)}</p></section>")
+    return _page("Overlap", "\n".join(parts), graph.compiled.project.config.name)

@@ -45,7 +45,8 @@ def data(site: Path) -> dict:
 
 def test_pages_are_written(site: Path) -> None:
     names = sorted(p.name for p in site.iterdir())
-    assert names == ["assets", "index.html", "lineage.html", "product-customer_360.html",
+    assert names == ["assets", "index.html", "lineage.html", "overlap.html",
+                     "product-customer_360.html",
                      "product-customers.html", "product-orders.html", "product-payments.html",
                      "product-revenue.html"]
     assert sorted(p.name for p in (site / "assets").iterdir()) == ["app.js", "data.js",

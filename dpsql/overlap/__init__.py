@@ -1,0 +1,1 @@
+"""Transformations written more than once across products (`dpsql overlap`)."""
