@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from sqlglot import exp
+from sqlglot.schema import MappingSchema
+
 from dpsql.compile import sql as sqlmod
 from dpsql.compile.state import CompileState
 from dpsql.core.errors import Diagnostic, error, warning
 from dpsql.core.lineage import Col, is_direct
-from dpsql.core.project import CompiledModel, Product, Project
+from dpsql.core.project import Column, CompiledModel, Product, Project
 from dpsql.core.relations import INTERNAL_SUFFIX, Relation
 from dpsql.core.specs import Classification, ColumnSpec
 from dpsql.lineage.model import model_lineage
@@ -58,6 +61,7 @@ class _Flow:
         self.classes = state.project.config.policies.classifications
         self.carried: dict[Col, Labels] = {}
         self.by_product: dict[str, dict[Col, Labels]] = {}  # labels a consumer's inputs declare
+        self._schema: MappingSchema | None = None
         for product in state.project.products:
             mine = self.by_product.setdefault(product.name, {})
             for inp in product.spec.inputs:
@@ -104,15 +108,35 @@ class _Flow:
                  ) -> Mapping[str, Mapping[Col, frozenset[str]]] | None:
         """The lineage of the model with every masking call and non-keeping aggregate made
         NULL; None when it cannot be traced (then every DIRECT edge carries)."""
-        if self.state.mapping is None:
-            return None
+        mapping = self._mapping()
         try:
             tree = keeping_tree(sqlmod.parse_query(model.sql), masks)
         except Exception:  # the model's own diagnostics say why it does not parse
             return None
-        qualified = sqlmod.qualify_columns(tree, self.state.mapping, copy=False)
-        found = model_lineage(model, qualified, self.state.mapping)
+        qualified = sqlmod.qualify_columns(tree, mapping, copy=False)
+        found = model_lineage(model, qualified, mapping)
         return found.fields if found.complete else None
+
+    def _mapping(self) -> MappingSchema:
+        """The columns of every relation a model may read, as the typing pass knew them; built
+        from the state, not from the typing pass's catalog, which holds only the relations of
+        the models typed in this compile (a warm cache types none)."""
+        if self._schema is None:
+            known: dict[Relation, tuple[Column, ...]] = {}
+            for (product, name), columns in self.state.sources.items():
+                spec = self.state.project.by_name[product].spec.input(name)
+                if columns is not None and spec is not None:
+                    known[self.state.project.by_name[product].relation_of_input(spec)] = columns
+            for model in self.state.models.values():
+                if model.columns is not None:
+                    known[model.relation] = model.columns
+            known.update(self.state.interfaces)  # readers of a port see its contract
+            self._schema = MappingSchema(dialect="duckdb", normalize=False)
+            for rel, columns in known.items():
+                self._schema.add_table(
+                    exp.Table(this=exp.to_identifier(rel.name), db=exp.to_identifier(rel.schema)),
+                    {c.name: c.type for c in columns}, dialect="duckdb")
+        return self._schema
 
     def declare(self, product: Product, model: CompiledModel) -> None:
         """A port's declared labels flow on to its readers, carried or not."""
