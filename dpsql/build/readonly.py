@@ -27,6 +27,7 @@ from sqlglot.tokens import Token, TokenType
 
 from dpsql.build.engines import duckdb as engine
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, error
+from dpsql.core.sourcemap import offset_position
 
 DIALECT = "duckdb"
 QUERY_FILE = Path("<query>")  # how a position in the query text is shown: <query>:line:col
@@ -182,8 +183,7 @@ def _refuse(message: str, sql: str, offset: int, hint: str) -> DpsqlError:
 
 
 def _where(sql: str, offset: int) -> Location:
-    line = sql.count("\n", 0, offset) + 1
-    return Location(QUERY_FILE, line, offset - (sql.rfind("\n", 0, offset) + 1) + 1)
+    return Location(QUERY_FILE, *offset_position(sql, offset))
 
 
 def _confirm(con: engine.Connection, statement: Statement) -> None:

@@ -39,8 +39,7 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
         for source in product.models:
             key = digest(product_key, str(source.path), source.text)
             entry = cache.get("bind", key)
-            if (entry is not None and "cfg_lines" in entry  # (older entries lack config lines)
-                    and all(env.get(k) == v for k, v in entry["env"].items())):
+            if entry is not None and all(env.get(k) == v for k, v in entry["env"].items()):
                 models[source.id] = from_entry(product, source, entry)
                 env_read.update(entry["env"])
             else:

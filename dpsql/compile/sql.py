@@ -42,13 +42,6 @@ class TableRef:
         return ".".join(p for p in (self.catalog, self.db, self.name) if p)
 
 
-def position(sql: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character offset."""
-    line = sql.count("\n", 0, offset) + 1
-    col = offset - (sql.rfind("\n", 0, offset) + 1) + 1
-    return line, col
-
-
 def parse_query(sql: str) -> exp.Query:
     """Parse one SELECT (CTEs, unions and DuckDB's FROM-first form welcome)."""
     try:

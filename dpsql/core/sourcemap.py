@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dpsql.core.errors import Location
 
@@ -41,10 +41,11 @@ class KeyMap:
         return self.keys.get(name, self.where)
 
 
-def offset_position(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character offset."""
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+def offset_position(data: str | bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of an offset into a text (or a file's bytes)."""
+    newline: Any = b"\n" if isinstance(data, bytes) else "\n"
+    line = data.count(newline, 0, offset) + 1
+    col = offset - (data.rfind(newline, 0, offset) + 1) + 1
     return line, col
 
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
-from typing import Any
 
 from dpsql.core.errors import DpsqlError, Location, error
-
-
-def position(data: bytes | str, offset: int) -> tuple[int, int]:
-    """The line and column (1-based) of an offset into a file's bytes or text."""
-    newline: Any = b"\n" if isinstance(data, bytes) else "\n"
-    line = data.count(newline, 0, offset) + 1
-    return line, offset - (data.rfind(newline, 0, offset) + 1) + 1
+from dpsql.core.sourcemap import offset_position as position
 
 
 def read_text(path: Path) -> str:

@@ -17,7 +17,8 @@ import yaml
 
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, error
 from dpsql.core.sourcemap import KeyMap
-from dpsql.load.textfile import position, read_text
+from dpsql.core.sourcemap import offset_position as position
+from dpsql.load.textfile import read_text
 
 try:  # the C loader is several times faster; fall back when libyaml is missing
     _Loader: Any = yaml.CSafeLoader
