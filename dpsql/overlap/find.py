@@ -28,10 +28,11 @@ class Member:
     model: str
     column: str | None
     location: str
+    part: str | None = None  # the CTE or subquery, for part of a model
 
     def as_dict(self) -> dict[str, str | None]:
         return {"product": self.product, "model": self.model, "column": self.column,
-                "location": self.location}
+                "location": self.location, "part": self.part}
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def model_units(ws: Workspace, model: CompiledModel) -> list[Unit]:
     except (SqlglotError, RecursionError, ValueError, KeyError, TypeError) as exc:
         log.info("overlap: %s skipped: %s", model.id, exc)
         return []
-    return normaliser.units
+    return normaliser.finish()
 
 
 def _line(text: str, pattern: str) -> int:
@@ -122,7 +123,8 @@ def _member(ws: Workspace, model: CompiledModel, unit: Unit) -> Member:
                                   rf"{re.escape(unit.name)}\b")
     elif unit.kind == MODEL:
         line = _line(source.text, r"^\s*(select|with|from)\b".replace("^", "(?m)^"))
-    return Member(model.product, model.source.name, unit.column, f"{path}:{line}")
+    part = unit.name or None if unit.kind == QUERY_PART else None
+    return Member(model.product, model.source.name, unit.column, f"{path}:{line}", part)
 
 
 def suggestion(members: tuple[Member, ...], sources: tuple[str, ...]) -> str:
@@ -196,8 +198,9 @@ def as_text(findings: list[Finding]) -> str:
         lines.append("")
         lines.append(f"{i}. {finding.kind}, similarity {finding.similarity:.2f}")
         for member in finding.members:
-            column = f" column {member.column}" if member.column else ""
-            lines.append(f"   - {member.product}.{member.model}{column}  ({member.location})")
+            where = (f" column {member.column}" if member.column
+                     else f" ({member.part})" if member.part else " (whole model)")
+            lines.append(f"   - {member.product}.{member.model}{where}  {member.location}")
         if finding.sources:
             lines.append(f"   sources: {', '.join(finding.sources)}")
         lines.append(f"   suggestion: {finding.suggestion}")

@@ -43,9 +43,11 @@ class Unit:
     column: str | None = None  # for an expression: the output column
     name: str = ""  # a CTE's or subquery's name, to find its line
     ancestors: list[Holder] = field(default_factory=list)
+    users: frozenset[str] = frozenset()  # the queries that read this CTE, directly or not
 
     def ancestor_prints(self) -> set[str]:
-        return {h.fingerprint for h in self.ancestors if h.fingerprint}
+        """The queries this unit is part of: those it is written in, and those that read it."""
+        return {h.fingerprint for h in self.ancestors if h.fingerprint} | self.users
 
 
 @dataclass
@@ -70,6 +72,23 @@ class Normaliser:
         # what the query last done reads: in all, and per output column
         self._last_sources: frozenset[str] = frozenset()
         self._last_columns: dict[str, frozenset[str]] = {}
+        # a CTE's fingerprint -> the enclosing queries of each place that reads it
+        self._uses: dict[str, list[list[Holder]]] = {}
+
+    def finish(self) -> list[Unit]:
+        """The units, each knowing which queries read it (through CTE references)."""
+        for unit in self.units:
+            if unit.kind == QUERY_PART:
+                unit.users = frozenset(self._readers(unit.fingerprint, set()))
+        return self.units
+
+    def _readers(self, fingerprint: str, seen: set[str]) -> set[str]:
+        for stack in self._uses.get(fingerprint, []):
+            for holder in stack:
+                if holder.fingerprint and holder.fingerprint not in seen:
+                    seen.add(holder.fingerprint)
+                    self._readers(holder.fingerprint, seen)
+        return seen
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -119,7 +138,10 @@ class Normaliser:
             key = self.relation(node.db, node.name)
             return node.alias_or_name, f"{key[0]}.{key[1]}"
         if isinstance(node, exp.Table) and node.name in env.names:
-            return node.alias_or_name, env.names[node.name]
+            canonical = env.names[node.name]
+            if canonical.startswith("cte_"):
+                self._uses.setdefault(canonical[4:], []).append(list(self.stack))
+            return node.alias_or_name, canonical
         if isinstance(node, exp.Subquery):
             text = self.query(node.this, env, QUERY_PART, node.alias)
             canonical = "sub_" + digest(text)

@@ -47,19 +47,19 @@ STATUS_MACRO = replace("sales/orders/macros/status.sql", "then 'open'", "then 'o
 
 CASES: list[tuple[str, Edit, str, str | None, dict[str, str], str]] = [
     ("removed", replace(FCT_ORDERS, "    amount,\n", ""),
-     "column_removed", "amount", {"customer_360": "breaking", "revenue": "none"}, "major"),
+     "column_removed", "amount", {"customer_360": "breaking", "revenue": "breaking"}, "major"),
     ("renamed", replace(FCT_ORDERS, "    amount,\n", "    amount as amount_usd,\n"),
-     "column_renamed", "amount_usd", {"customer_360": "breaking", "revenue": "none"}, "major"),
+     "column_renamed", "amount_usd", {"customer_360": "breaking", "revenue": "breaking"}, "major"),
     ("added", replace(FCT_ORDERS, "    amount,\n", "    amount,\n    amount * 2 as amount_x2,\n"),
      "column_added", "amount_x2", {"customer_360": "none", "revenue": "none"}, "minor"),
     ("widened", replace(FCT_ORDERS, "    amount,\n", "    amount::decimal(38, 2) as amount,\n"),
-     "type_widened", "amount", {"customer_360": "affected", "revenue": "none"}, "minor"),
+     "type_widened", "amount", {"customer_360": "affected", "revenue": "affected"}, "minor"),
     ("narrowed", replace(FCT_ORDERS, "    amount,\n", "    amount::decimal(12, 2) as amount,\n"),
-     "type_narrowed", "amount", {"customer_360": "breaking", "revenue": "none"}, "major"),
+     "type_narrowed", "amount", {"customer_360": "breaking", "revenue": "breaking"}, "major"),
     ("retyped", replace(FCT_ORDERS, "    amount,\n", "    amount::varchar as amount,\n"),
-     "type_changed", "amount", {"customer_360": "breaking", "revenue": "none"}, "major"),
+     "type_changed", "amount", {"customer_360": "breaking", "revenue": "breaking"}, "major"),
     ("logic", STATUS_MACRO,
-     "logic_changed", "status_group", {"customer_360": "affected", "revenue": "none"}, "minor"),
+     "logic_changed", "status_group", {"customer_360": "affected", "revenue": "affected"}, "minor"),
     ("rows", replace(STG_ORDERS, "where order_date::date >=", "where order_date::date >"),
      "rows_changed", None, {"customer_360": "affected", "revenue": "affected"}, "minor"),
 ]
@@ -161,7 +161,7 @@ def test_ripple_reaches_consumers_of_consumers_at_depth_2(tmp_path: Path) -> Non
     replace(FCT_ORDERS, "    amount * 2 as amount,\n", "")(root)
     change = only_change(diff_json(root)[1])
     deep = {c["product"]: (c["impact"], c["depth"]) for c in change["consumers"]}
-    assert deep == {"customer_360": ("breaking", 1), "revenue": ("none", 1),
+    assert deep == {"customer_360": ("breaking", 1), "revenue": ("breaking", 1),
                     "campaigns": ("affected", 2)}
     # a column customer_360 copies as it is disappears from its port: campaigns breaks too
     replace("customer/customers/models/dim_customers.sql", "email", "lower(email) as e_mail")(root)
@@ -251,8 +251,8 @@ def test_check_with_a_base_reports_the_bump(shop: Path) -> None:
 def test_the_readme_example_is_what_dpsql_prints(shop: Path) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     shown = readme.split("$ dpsql diff -p projects/shop\n", 1)[1].split("```", 1)[0]
-    replace(FCT_ORDERS, "    amount,\n", "    amount as amount_usd,\n")(shop)
-    replace(ORDERS_YML, "      - name: amount\n", "      - name: amount_usd\n")(shop)
+    replace(FCT_ORDERS, "    status,\n", "    status as order_status,\n")(shop)
+    replace(ORDERS_YML, "      - name: status\n", "      - name: order_status\n")(shop)
     result = run_cli("diff", "-p", str(shop))
     assert result.exit_code == 1
     assert result.output.strip() == shown.strip()
@@ -264,5 +264,5 @@ def test_a_column_removed_upstream_inside_the_product_is_removed_from_the_port(s
     result, data = diff_json(shop)
     change = only_change(data)
     assert (change["kind"], change["column"], change["after"]) == ("column_removed", "amount", None)
-    assert impacts(change) == {"customer_360": "breaking", "revenue": "none"}
+    assert impacts(change) == {"customer_360": "breaking", "revenue": "breaking"}
     assert result.exit_code == 1

@@ -141,7 +141,8 @@ def test_click_through_from_product_to_column_lineage(browser: Chromium, site: P
         "[...document.querySelectorAll('#graph svg a.node')].map(a => a.dataset.id)"))
     assert nodes == {"orders.raw_orders.amount_cents", "orders.stg_orders.amount",
                      "orders.orders.amount", "customer_360.customer_360.lifetime_value",
-                     "customer_360.customer_360.segment", "customer_360.customer_360.value_rank"}
+                     "customer_360.customer_360.segment", "customer_360.customer_360.value_rank",
+                     "revenue.customer_orders.lifetime_value"}
     summary = browser.evaluate("document.querySelector('#summary').textContent")
     assert "Raw inputs upstream: orders.raw_orders.amount_cents" in summary
     # click a node of the graph: it becomes the column shown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_json_has_the_keys_of_the_contract(workspace: Path) -> None:
 def test_text_names_members_sources_and_suggestion(workspace: Path) -> None:
     result = run_cli("overlap", "-p", str(workspace))
     assert result.exit_code == 0, explain(result)
-    assert "billing.peaks  (billing/models/peaks.sql:1)" in result.output
+    assert "billing.peaks (whole model)  billing/models/peaks.sql:1" in result.output
     assert "sources: readings.readings.kwh, readings.readings.region" in result.output
     assert "suggestion: " in result.output
 
@@ -215,3 +216,19 @@ def test_self_joins_keep_their_sides_apart(tmp_path: Path) -> None:
     assert not [f for f in findings if "pairs_c" in _models(f)]
     assert "readings.readings.day" in pair.sources
     assert not [f for f in findings if any("#" in s for s in f.sources)]
+
+
+def test_the_example_workspace_shows_its_planted_copy_as_documented(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    shop = tmp_path / "shop"
+    shutil.copytree(root / "projects" / "shop", shop,
+                    ignore=shutil.ignore_patterns("target", "*.duckdb*"))
+    doc = (root / "docs" / "overlap.md").read_text(encoding="utf-8")
+    shown = doc.split("$ dpsql overlap -p projects/shop\n", 1)[1].split("```", 1)[0]
+    result = run_cli("overlap", "-p", str(shop))
+    assert result.exit_code == 0, explain(result)
+    assert result.output.strip() == shown.strip()
+    # the CTE both copies aggregate from is a copy too, but inside the one reported
+    data = json.loads(run_cli("overlap", "-p", str(shop), "--format", "json").output)
+    parts = [(m["model"], m["part"]) for f in data["findings"] for m in f["members"]]
+    assert parts == [("customer_360", "per_customer"), ("customer_orders", None)]
