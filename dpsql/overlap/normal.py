@@ -276,6 +276,19 @@ def _bare(node: exp.Expr) -> bool:
     return isinstance(inner, exp.Column | exp.Star | exp.Literal | exp.Null | exp.Boolean)
 
 
+def _greater_than(tree: exp.Expr) -> exp.Expr:
+    """`b < a` is `a > b`, `b <= a` is `a >= b`: one direction for comparisons."""
+    flipped = {exp.LT: exp.GT, exp.LTE: exp.GTE}
+
+    def flip(node: exp.Expr) -> exp.Expr:
+        kind = flipped.get(type(node))
+        if kind is None:
+            return node
+        return kind(this=node.expression, expression=node.this)
+
+    return tree.transform(flip, copy=False)
+
+
 def canonical_sql(tree: exp.Expr) -> str:
     """One spelling of equivalent expressions."""
     for count in list(tree.find_all(exp.Count)):
@@ -293,6 +306,7 @@ def canonical_sql(tree: exp.Expr) -> str:
             neg.replace(exp.NEQ(this=eq.this.copy(), expression=eq.expression.copy()))
     with contextlib.suppress(SqlglotError, RecursionError, ValueError, TypeError):
         tree = simplify(tree)
+    tree = _greater_than(tree)
     for paren in list(tree.find_all(exp.Paren)):
         if paren is not tree:
             paren.replace(paren.this)

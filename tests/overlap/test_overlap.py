@@ -145,6 +145,8 @@ def test_equivalent_spellings_are_one() -> None:
     assert text("y > 1 or x = 2 and z") == text("x = 2 and z or y > 1")
     assert text("sum(a)") != text("avg(a)")
     assert text("a > 50") != text("a > 60")
+    assert text("0 < a and b <= 2") == text("2 >= b and a > 0")
+    assert text("a < 0") != text("a > 0")
 
 
 def test_a_generated_mesh_of_200_models_runs(tmp_path: Path) -> None:
