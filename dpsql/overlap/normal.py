@@ -278,7 +278,7 @@ def _bare(node: exp.Expr) -> bool:
 
 def _greater_than(tree: exp.Expr) -> exp.Expr:
     """`b < a` is `a > b`, `b <= a` is `a >= b`: one direction for comparisons."""
-    flipped = {exp.LT: exp.GT, exp.LTE: exp.GTE}
+    flipped: dict[type[exp.Expr], type[exp.Binary]] = {exp.LT: exp.GT, exp.LTE: exp.GTE}
 
     def flip(node: exp.Expr) -> exp.Expr:
         kind = flipped.get(type(node))
