@@ -62,7 +62,14 @@ def load_project(root: Path) -> Project:
         log.warning("no product.yml found under %s", config.root)
     if any(d.is_error for d in diagnostics):
         raise DpsqlError(diagnostics)
-    return Project(config, tuple(products), _sql_files(config.root / "macros"))
+    return Project(config, tuple(products), _macro_files(config.root))
+
+
+def _macro_files(root: Path) -> tuple[Path, ...]:
+    """The workspace's macros/*.sql, then each package's packages/<name>/macros/*.sql."""
+    packages = root / "packages"
+    folders = sorted(p for p in packages.iterdir() if p.is_dir()) if packages.is_dir() else []
+    return (*_sql_files(root / "macros"), *(f for p in folders for f in _sql_files(p / "macros")))
 
 
 def _read_product(spec: ProductSpec, diagnostics: list[Diagnostic]) -> Product:
