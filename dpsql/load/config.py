@@ -20,24 +20,21 @@ from dpsql.core.errors import Diagnostic, DpsqlError, Location, closest, error
 from dpsql.core.specs import ColumnSpec, Deprecation, InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 from dpsql.core.versions import Version, parse_range, parse_version
 from dpsql.load.deprecation import successor_problems
-from dpsql.load.files import resolve
+from dpsql.load.files import file_format_of, not_types, resolve
 from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
 from dpsql.load.policies import column_labels, read_policies
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
 
 WORKSPACE_FILE = "dpsql.yml"
 PRODUCT_FILE = "product.yml"
-FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json",
-                ".jsonl": "json", ".ndjson": "json"}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PORT_REF = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")  # port, product.port
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-
 _WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description", "policies"}
 _PRODUCT_KEYS = {"name", "domain", "owner", "description", "version", "tags", "inputs", "outputs"}
 _INPUT_KEYS = {"name", "file", "format", "table", "product", "port", "version", "columns",
-               "description"}
+               "description", "column_types"}
 _OUTPUT_KEYS = {"name", "model", "description", "columns", "deprecated"}
 _DEPRECATED_KEYS = {"since", "sunset", "use"}
 _COLUMN_KEYS = {"name", "type", "description", "tests", "classification"}
@@ -284,6 +281,18 @@ def _unique(check: _Checker, names: list[tuple[str, Location]], what: str) -> No
             "DuckDB"))
 
 
+def _column_types(check: _Checker, data: dict[str, Any], keys: KeyPath
+                  ) -> tuple[tuple[str, str], ...]:
+    """`column_types: {id: integer}`: a csv file's columns read as these DuckDB types."""
+    raw = data.get("column_types") or {}
+    bad = not_types(raw)
+    if bad:
+        check.fail(f"`column_types` must map column names to DuckDB types, not {bad}",
+                   (*keys, "column_types"), "e.g. `column_types: {id: integer, amount: "
+                   "'decimal(18,2)'}`")
+    return () if bad else tuple((str(c), str(k)) for c, k in raw.items())
+
+
 def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec | None:
     data = check.mapping(raw, keys, _INPUT_KEYS, "an input",
                          "`- name: raw_orders` with `file: ../data/orders.csv` below it")
@@ -305,12 +314,13 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
         if not rel:
             return None
         file = resolve(folder / rel)
-        fmt = check.string(data, "format", keys) or FILE_FORMATS.get(file.suffix.lower(), "")
+        fmt = check.string(data, "format", keys) or file_format_of(file)
         if fmt not in {"csv", "parquet", "json"}:
             check.fail(f"cannot tell the format of `{rel}`", (*keys, "file"),
                        "use a .csv, .parquet or .json file, or set `format: csv|parquet|json`")
         return InputSpec(name, kind, location, file=file, file_format=fmt or "csv",
-                         columns=columns, description=description)
+                         columns=columns, description=description,
+                         column_types=_column_types(check, data, keys))
     if kind == "table":
         table = check.string(data, "table", keys)
         return InputSpec(name, kind, location, table=table, columns=columns,

@@ -12,6 +12,9 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import Any
+
+from dpsql.core.dtypes import type_expression
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
@@ -47,3 +50,27 @@ def file_problem(path: Path) -> str | None:
         if test(info.st_mode):
             return f"is {kind}, not a file"
     return "is not a regular file"
+
+
+FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json",
+                ".jsonl": "json", ".ndjson": "json"}
+
+
+def file_format_of(file: Path) -> str:
+    """csv, parquet or json from the file's name (`.csv.gz`: a compressed csv); else ''."""
+    suffixes = [s.lower() for s in file.suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[1] in (".gz", ".zst"):
+        return FILE_FORMATS.get(suffixes[0], "")
+    return FILE_FORMATS.get(suffixes[-1], "") if suffixes else ""
+
+
+def not_types(raw: Any) -> str:
+    """What in a `column_types` mapping is not a column name with a DuckDB type ('' if all is)."""
+    if not isinstance(raw, dict):
+        return "a value that is not a mapping"
+    for column, kind in raw.items():
+        try:
+            type_expression(str(kind))
+        except ValueError:
+            return f"`{column}: {kind}`"
+    return ""
