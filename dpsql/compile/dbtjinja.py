@@ -205,8 +205,9 @@ def macro_in(globals_: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, 
 
 def source_input(source: str, table: str, inputs: Sequence[InputSpec]) -> InputSpec | None:
     """The input dbt's source('jaffle', 'orders') reads: the one reading table `jaffle.orders`,
-    else the input named `orders`, else `jaffle__orders`."""
+    else the input named `jaffle__orders`, else `orders`."""
     wanted = f"{source}.{table}".lower()
     found = next((i for i in inputs if i.table and i.table.replace('"', "").lower() == wanted),
                  None)
-    return found or next((i for i in inputs if i.name in (table, f"{source}__{table}")), None)
+    by_name = {i.name: i for i in inputs}
+    return found or by_name.get(f"{source}__{table}") or by_name.get(table)

@@ -153,7 +153,7 @@ def _input(name: str) -> Any:
 
 def _source(*args: str) -> Any:
     """source('raw_orders'), or dbt's source('jaffle', 'orders'): the input that reads table
-    `jaffle.orders`, else the input named `orders`, else `jaffle__orders`."""
+    `jaffle.orders`, else the input named `jaffle__orders`, else `orders`."""
     if len(args) == 1:
         return _input(args[0])
     state = _STATE.get()

@@ -149,9 +149,10 @@ def load_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Work
     root = root.resolve()
     path = root / WORKSPACE_FILE
     if not path.is_file():
-        raise DpsqlError(error(
-            "DP006", f"no {WORKSPACE_FILE} in {root}", Location(root),
-            "run dpsql in a workspace folder, pass -p/--project-dir, or create one with `dpsql init`"))
+        hint = (f"this folder holds a dbt project: `dpsql import dbt {root} {root}_dpsql` "
+                "converts it into a workspace" if (root / "dbt_project.yml").is_file() else
+                "run dpsql in a workspace folder, pass -p/--project-dir, or create one with `dpsql init`")
+        raise DpsqlError(error("DP006", f"no {WORKSPACE_FILE} in {root}", Location(root), hint))
     doc = load_yaml(path)
     check = _Checker(doc)
     data = check.mapping(doc.data, (), _WORKSPACE_KEYS, WORKSPACE_FILE,
@@ -288,8 +289,7 @@ def _column_types(check: _Checker, data: dict[str, Any], keys: KeyPath
     bad = not_types(raw)
     if bad:
         check.fail(f"`column_types` must map column names to DuckDB types, not {bad}",
-                   (*keys, "column_types"), "e.g. `column_types: {id: integer, amount: "
-                   "'decimal(18,2)'}`")
+                   (*keys, "column_types"), "e.g. `column_types: {id: integer, day: date}`")
     return () if bad else tuple((str(c), str(k)) for c, k in raw.items())
 
 
