@@ -2,10 +2,11 @@
 
 - `groups`: one product per dbt group; models outside every group by top-level folder.
 - `folders`: one product per top-level model folder.
-- `auto`: Louvain community detection (networkx) on the ref graph, so that tightly connected
-  models stay together and few refs are cut. A dbt group is one unit the method never splits;
-  refs between models of the same (non-layer) folder weigh double, so folders hold together
-  where the graph allows. Models with no ref to another model join their folder's product.
+- `auto`: Louvain community detection (networkx, resolution RESOLUTION, a fixed seed) on the
+  ref graph, so that tightly connected models stay together and few refs are cut. A dbt group
+  is one unit the method never splits; refs between models of the same (non-layer) folder
+  weigh double, so folders hold together where the graph allows. Models with no ref to
+  another model join their folder's product.
 
 Whatever the mode, products that would read each other in a circle are merged: a product
 graph must have no cycle.
@@ -28,6 +29,12 @@ SPLITS = ("auto", "folders", "groups")
 # folder names that say a layer of the pipeline rather than a part of the business
 LAYERS = {"staging", "stg", "intermediate", "int", "marts", "mart", "base", "prep", "models",
           "transform", "transforms", "sources", "src", "raw", "core"}
+
+
+# Louvain's resolution: below 1 it prefers fewer, larger communities. A data product is a
+# business area, larger than a folder of staging models; 0.5 keeps a small star of models (a
+# staging model and the marts built on it) in one product rather than two.
+RESOLUTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,8 @@ def _communities(project: DbtProject, edges: Sequence[tuple[str, str]]
         weight = graph.get_edge_data(a, b, {}).get("weight", 0) + (2 if same else 1)
         graph.add_edge(a, b, weight=weight)
     connected = graph.subgraph([n for n in graph if graph.degree(n) > 0])
-    found = nx.community.louvain_communities(connected, weight="weight", seed=0) \
+    found = nx.community.louvain_communities(connected, weight="weight", seed=0,
+                                             resolution=RESOLUTION) \
         if connected.number_of_nodes() else []
     members = {u: [m.name for m in project.models if unit(m.name) == u] for u in graph}
     parts = [set().union(*(members[u] for u in community)) for community in found]
