@@ -15,6 +15,8 @@ def import_report(plan: Plan, notes: Sequence[str], problems: Sequence[Diagnosti
     split = plan.split
     ports = sum(len(p.ports) for p in plan.products)
     quality = f", modularity {split.modularity:.2f}" if split.modularity is not None else ""
+    if split.resolution is not None:
+        quality += f" (Louvain at resolution {split.resolution:g})"
     lines = [
         f"# Import of dbt project `{plan.project.name}`", "",
         f"From {src} into {dest}.", "",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dpsql.adopt.dbt_read import read_dbt_project
 from dpsql.adopt.plan import Plan, plan_products
+from dpsql.adopt.profile import source_columns
 from dpsql.adopt.report import import_report
 from dpsql.adopt.split import split_project
 from dpsql.adopt.write import check_destination, write_product, write_workspace
@@ -37,10 +38,11 @@ def import_dbt(src: Path, dest: Path, split: str = "auto",
                                "check `model-paths` in dbt_project.yml"))
     check_destination(dest)
     plan = plan_products(project, split_project(project, split, domain_of))
-    notes = [*project.notes, *write_workspace(plan, dest)]
+    tables = source_columns(src, {i.table for p in plan.products for i in p.inputs if i.table})
+    notes = [*project.notes, *write_workspace(plan, dest, tables)]
     columns, problems = _port_columns(plan, dest)
     for planned in plan.products:
-        write_product(plan, planned, dest, columns)
+        write_product(plan, planned, dest, columns, tables)
     report = import_report(plan, notes, problems, src, dest)
     (dest / "IMPORT.md").write_text(report, encoding="utf-8")
     return ImportResult(plan, dest, tuple(notes), tuple(problems), report)

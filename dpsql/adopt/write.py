@@ -46,17 +46,20 @@ def _copy(source: Path, target: Path) -> None:
     shutil.copyfile(source, target)
 
 
-def write_workspace(plan: Plan, dest: Path) -> list[str]:
+Tables = Mapping[str, list[dict[str, str]]]  # a source table -> its columns, where known
+
+
+def write_workspace(plan: Plan, dest: Path, tables: Tables) -> list[str]:
     """Every file but the contracts; returns notes on what was changed or left out."""
     project = plan.project
     notes: list[str] = []
     _dump(dest / "dpsql.yml", {"name": project.name, "warehouse": "warehouse.duckdb",
                                **({"vars": dict(project.vars)} if project.vars else {})})
     for path, rel in project.macro_files:
-        _copy(path, dest / "macros" / rel)
+        _copy_macros(path, dest / "macros" / rel, notes)
     for namespace, files in project.packages.items():
         for path, rel in files:
-            _copy(path, dest / "packages" / namespace / "macros" / rel)
+            _copy_macros(path, dest / "packages" / namespace / "macros" / rel, notes)
     for planned in plan.products:
         folder = dest / planned.name
         for name in planned.proposal.models:
@@ -69,8 +72,22 @@ def write_workspace(plan: Plan, dest: Path) -> list[str]:
         for spec in planned.inputs:
             if spec.file is not None:
                 _copy(spec.file, dest / data_path(spec))
-        write_product(plan, planned, dest, {})
+        write_product(plan, planned, dest, {}, tables)
     return notes
+
+
+_TEST_BLOCK = re.compile(r"{%-?\s*test\s+(\w+).*?{%-?\s*endtest\s*-?%}", re.S)
+
+
+def _copy_macros(source: Path, target: Path, notes: list[str]) -> None:
+    """A macro file, without its generic `{% test %}` blocks (not carried over)."""
+    text = source.read_text(encoding="utf-8")
+    kept = _TEST_BLOCK.sub("", text)
+    if kept != text:
+        names = ", ".join(f"`{n}`" for n in _TEST_BLOCK.findall(text))
+        notes.append(f"generic test {names} of {source.name} is not carried over")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(kept, encoding="utf-8")
 
 
 def data_path(spec: Input) -> str:
@@ -93,7 +110,7 @@ def _model_text(model: DbtModel, notes: list[str]) -> str:
 
 
 def write_product(plan: Plan, planned: PlannedProduct, dest: Path,
-                  columns: Mapping[str, tuple[Column, ...]]) -> None:
+                  columns: Mapping[str, tuple[Column, ...]], tables: Tables) -> None:
     """product.yml; a port whose model's columns are known gets its contract."""
     proposal = planned.proposal
     data: dict[str, Any] = {"name": proposal.name, "domain": proposal.domain}
@@ -102,7 +119,7 @@ def write_product(plan: Plan, planned: PlannedProduct, dest: Path,
     data["description"] = (f"Imported from dbt project `{plan.project.name}`: "
                            + ", ".join(proposal.models) + ".")
     data["version"] = "1.0.0"
-    inputs = [_input_yaml(spec) for spec in planned.inputs]
+    inputs = [_input_yaml(spec, tables) for spec in planned.inputs]
     if inputs:
         data["inputs"] = inputs
     data["outputs"] = [_port_yaml(plan, port.model, columns.get(port.model))
@@ -110,7 +127,7 @@ def write_product(plan: Plan, planned: PlannedProduct, dest: Path,
     _dump(dest / proposal.name / "product.yml", data)
 
 
-def _input_yaml(spec: Input) -> dict[str, Any]:
+def _input_yaml(spec: Input, tables: Tables) -> dict[str, Any]:
     out: dict[str, Any] = {"name": spec.name}
     if spec.kind == "file":
         out["file"] = f"../{data_path(spec)}"
@@ -119,6 +136,8 @@ def _input_yaml(spec: Input) -> dict[str, Any]:
             out["column_types"] = seed_column_types(spec.file, spec.column_types)
     elif spec.kind == "table":
         out["table"] = spec.table
+        if spec.table and spec.table in tables:
+            out["columns"] = tables[spec.table]
     else:
         out.update(product=spec.product, port=spec.name, version="^1")
     if spec.description:

@@ -20,6 +20,7 @@ from typing import Any
 
 from jinja2.runtime import Macro
 
+from dpsql.compile.dbtmacros import DbtMacros
 from dpsql.compile.sandbox import TemplateRefused
 from dpsql.core.specs import InputSpec
 
@@ -169,6 +170,7 @@ def dbt_globals(target: Target, adapter: Adapter) -> dict[str, Any]:
         "run_started_at": _RUN.run_started_at,
         "modules": Modules(),
         "adapter": adapter,
+        "dbt": DbtMacros(),
     }
 
 
