@@ -69,6 +69,10 @@ def model_properties(properties: Iterable[Mapping[str, Any]]) -> dict[str, dict[
             versions = [v for v in model.get("versions") or () if isinstance(v, dict)]
             if not versions:
                 out[name] = base
+            else:  # a file named like the model holds the version that has no file of its own
+                out[name] = {**base, "versions": [
+                    (str(v.get("v")), str(v.get("defined_in") or f"{name}_v{v.get('v')}"))
+                    for v in versions]}
             for version in versions:
                 stem = str(version.get("defined_in") or f"{name}_v{version.get('v')}")
                 out[stem] = {**base, "relation": f"{name}_v{version.get('v')}"}

@@ -118,7 +118,9 @@ def _models(root: Path, config: Mapping[str, Any], project: str,
             properties: list[dict[str, Any]], notes: list[str]) -> list[DbtModel]:
     described = model_properties(properties)
     models: list[DbtModel] = []
-    for path, rel in _files(root, _paths(config, "model-paths", "models"), (".sql",)):
+    files = _files(root, _paths(config, "model-paths", "models"), (".sql",))
+    stems = {Path(rel).stem for _, rel in files}
+    for path, rel in files:
         stem = Path(rel).stem
         cfg = folder_config(config.get("models"), project, Path(rel).parts[:-1])
         props = described.get(stem, {})
@@ -129,7 +131,8 @@ def _models(root: Path, config: Mapping[str, Any], project: str,
         text = read_text(path)
         tags = cfg.get("tags") or ()
         models.append(DbtModel(
-            name=props.get("relation", stem), path=path, rel=rel, text=text,
+            name=props.get("relation") or _unfiled_version(stem, props, stems), path=path,
+            rel=rel, text=text,
             materialized=str(cfg.get("materialized") or "view"),
             config_in_file=bool(_MATERIALIZED_IN_FILE.search(text)),
             tags=(tags,) if isinstance(tags, str) else tuple(str(t) for t in tags),
@@ -138,6 +141,14 @@ def _models(root: Path, config: Mapping[str, Any], project: str,
             columns=props.get("columns", ()), contract=bool(props.get("contract")),
             refs=tuple(_REF.findall(text)), sources=tuple(_source_calls(text))))
     return models
+
+
+def _unfiled_version(stem: str, props: Mapping[str, Any], stems: set[str]) -> str:
+    """`stem`, or for the file named like a versioned model, the relation of the (highest)
+    version whose own file does not exist: dbt builds that version from it."""
+    missing = [v for v, file in props.get("versions", ()) if file not in stems]
+    numbered = sorted(missing, key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v))
+    return f"{stem}_v{numbered[-1]}" if numbered else stem
 
 
 def _source_calls(text: str) -> list[tuple[str, str]]:

@@ -154,14 +154,19 @@ def _communities(project: DbtProject, edges: Sequence[tuple[str, str]], resoluti
         weight = graph.get_edge_data(a, b, {}).get("weight", 0) + (2 if same else 1)
         graph.add_edge(a, b, weight=weight)
     _folder_rings(project, unit, graph)
+    for model in project.models:  # models that read the same data belong together too
+        for data in (*(r for r in model.refs if project.seed(r)), *map(".".join, model.sources)):
+            weight = graph.get_edge_data(unit(model.name), f"data:{data}", {}).get("weight", 0)
+            graph.add_edge(unit(model.name), f"data:{data}", weight=weight + 1)
     connected = graph.subgraph([n for n in graph if graph.degree(n) > 0])
     found = nx.community.louvain_communities(connected, weight="weight", seed=0,
                                              resolution=resolution) \
         if connected.number_of_nodes() else []
     members = {u: [m.name for m in project.models if unit(m.name) == u] for u in graph}
-    parts = [set().union(*(members[u] for u in community)) for community in found]
-    why = {i: ["a community of the ref graph (Louvain modularity): its models ref each other "
-               "more than they ref the rest"] for i in range(len(parts))}
+    parts = [p for p in (set().union(*(members[u] for u in c)) for c in found) if p]
+    why = {i: ["a community of the ref graph (Louvain modularity): its models ref each other, "
+               "and read the same seeds and sources, more than they do the rest"]
+           for i in range(len(parts))}
     _place_loose(project, [n for n in graph if graph.degree(n) == 0], members, parts, why)
     for i, part in enumerate(parts):
         groups = sorted({by_name[m].group for m in part if by_name[m].group})
@@ -279,7 +284,8 @@ def _proposals(project: DbtProject, parts: list[set[str]], why: Mapping[int, lis
 # words of model names that say a layer or a kind of model, not what the model is about
 _NAME_NOISE = {"base", "stg", "staging", "int", "fct", "fact", "dim", "rpt", "agg", "mart",
                "metrics", "report", "xrf", "summary", "analysis", "by", "per", "and", "of",
-               "the", "daily", "monthly", "weekly", "model", "models", "raw", "src"}
+               "the", "daily", "monthly", "weekly", "model", "models", "raw", "src", "day",
+               "week", "month", "year", "hour", "date", "time", "all", "top"}
 
 
 def _name_of(project: DbtProject, models: Sequence[DbtModel]) -> str:
