@@ -77,6 +77,7 @@ class OutputSpec:
     description: str = ""
     columns: tuple[ColumnSpec, ...] | None = None  # None: no contract
     deprecated: Deprecation | None = None
+    input: str | None = None  # `input: raw_orders`: the port publishes that input as it is
 
 
 @dataclass(frozen=True)

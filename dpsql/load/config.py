@@ -20,7 +20,7 @@ from dpsql.core.errors import Diagnostic, DpsqlError, Location, closest, error
 from dpsql.core.specs import ColumnSpec, Deprecation, InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 from dpsql.core.versions import Version, parse_range, parse_version
 from dpsql.load.deprecation import successor_problems
-from dpsql.load.files import file_format_of, not_types, resolve
+from dpsql.load.files import column_types, file_format_of, resolve
 from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
 from dpsql.load.policies import column_labels, read_policies
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
@@ -35,7 +35,7 @@ _WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description", "polic
 _PRODUCT_KEYS = {"name", "domain", "owner", "description", "version", "tags", "inputs", "outputs"}
 _INPUT_KEYS = {"name", "file", "format", "table", "product", "port", "version", "columns",
                "description", "column_types"}
-_OUTPUT_KEYS = {"name", "model", "description", "columns", "deprecated"}
+_OUTPUT_KEYS = {"name", "model", "input", "description", "columns", "deprecated"}
 _DEPRECATED_KEYS = {"since", "sunset", "use"}
 _COLUMN_KEYS = {"name", "type", "description", "tests", "classification"}
 
@@ -282,17 +282,6 @@ def _unique(check: _Checker, names: list[tuple[str, Location]], what: str) -> No
             "DuckDB"))
 
 
-def _column_types(check: _Checker, data: dict[str, Any], keys: KeyPath
-                  ) -> tuple[tuple[str, str], ...]:
-    """`column_types: {id: integer}`: a csv file's columns read as these DuckDB types."""
-    raw = data.get("column_types") or {}
-    bad = not_types(raw)
-    if bad:
-        check.fail(f"`column_types` must map column names to DuckDB types, not {bad}",
-                   (*keys, "column_types"), "e.g. `column_types: {id: integer, day: date}`")
-    return () if bad else tuple((str(c), str(k)) for c, k in raw.items())
-
-
 def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec | None:
     data = check.mapping(raw, keys, _INPUT_KEYS, "an input",
                          "`- name: raw_orders` with `file: ../data/orders.csv` below it")
@@ -320,7 +309,8 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
                        "use a .csv, .parquet or .json file, or set `format: csv|parquet|json`")
         return InputSpec(name, kind, location, file=file, file_format=fmt or "csv",
                          columns=columns, description=description,
-                         column_types=_column_types(check, data, keys))
+                         column_types=column_types(data.get("column_types"), lambda m, h: check.fail(
+                             m, (*keys, "column_types"), h)))
     if kind == "table":
         table = check.string(data, "table", keys)
         return InputSpec(name, kind, location, table=table, columns=columns,
@@ -345,9 +335,12 @@ def _output(check: _Checker, raw: Any, keys: KeyPath, version: Version) -> Outpu
         return None
     name = check.name(data, "name", keys)
     model = check.name(data, "model", keys, required=False, default=name)
+    source = check.name(data, "input", keys, required=False) if "input" in data else None
+    if source and "model" in data:
+        check.fail(f"port `{name}` has both `model` and `input`", keys, "keep one of them")
     columns = _columns(check, data, keys) if data.get("columns") is not None else None
     return OutputSpec(name, model, check.doc.loc(*keys), check.string(data, "description", keys),
-                      columns, _deprecation(check, data, keys, version))
+                      columns, _deprecation(check, data, keys, version), source or None)
 
 
 def _deprecation(check: _Checker, data: dict[str, Any], keys: KeyPath,

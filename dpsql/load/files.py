@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,19 @@ def file_format_of(file: Path) -> str:
     return FILE_FORMATS.get(suffixes[-1], "") if suffixes else ""
 
 
-def not_types(raw: Any) -> str:
-    """What in a `column_types` mapping is not a column name with a DuckDB type ('' if all is)."""
-    if not isinstance(raw, dict):
-        return "a value that is not a mapping"
-    for column, kind in raw.items():
+def column_types(raw: Any, fail: Callable[[str, str], None]) -> tuple[tuple[str, str], ...]:
+    """`column_types: {id: integer}`: a csv file's columns read as these DuckDB types; what is
+    not a column name with a DuckDB type is reported through `fail(message, hint)`."""
+    if raw is None:
+        return ()
+    bad = "" if isinstance(raw, dict) else "a value that is not a mapping"
+    for column, kind in raw.items() if isinstance(raw, dict) else ():
         try:
             type_expression(str(kind))
         except ValueError:
-            return f"`{column}: {kind}`"
-    return ""
+            bad = bad or f"`{column}: {kind}`"
+    if bad:
+        fail(f"`column_types` must map column names to DuckDB types, not {bad}",
+             "e.g. `column_types: {id: integer, day: date}`")
+        return ()
+    return tuple((str(c), str(k)) for c, k in raw.items())

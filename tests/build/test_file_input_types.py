@@ -68,3 +68,58 @@ def test_a_gzipped_csv_is_read(tmp_path: Path) -> None:
     build(root)
     assert query(root, "select id, amount, day::varchar from p.out order by id") == [
         (1, "250", "2024-01-02"), (2, "1000", "2024-01-03")]
+
+
+def _published(root: Path, port: str) -> Path:
+    return write_files(root, {
+        "dpsql.yml": "name: seeds\nwarehouse: warehouse.duckdb\n",
+        "data/raw.csv": CSV,
+        "p/product.yml": f"""
+            name: p
+            domain: d
+            owner: o@example.com
+            version: 1.0.0
+            inputs:
+              - {{name: raw, file: ../data/raw.csv, column_types: {{id: integer}}}}
+            outputs:
+              - {{name: {port}, input: raw, columns: [{{name: id, type: integer}},
+                  {{name: amount, type: bigint}}, {{name: day, type: date}}]}}
+        """,
+        "q/product.yml": f"""
+            name: q
+            domain: d
+            owner: o@example.com
+            version: 1.0.0
+            inputs:
+              - {{name: {port}, product: p, version: ^1}}
+            outputs:
+              - {{name: total, columns: [{{name: amount, type: hugeint}}]}}
+        """,
+        "q/models/total.sql": f"select sum(amount) as amount from {{{{ ref('p', '{port}') }}}}\n",
+    })
+
+
+def test_a_file_input_is_published_as_a_port_without_a_model(tmp_path: Path) -> None:
+    root = _published(tmp_path / "ws", "raw_items")
+    build(root)
+    assert query(root, "select id, amount from p.raw_items order by id") == [(1, 250), (2, 1000)]
+    described = {r[0]: r[1] for r in query(root, "describe p.raw_items")}
+    assert described["id"] == "INTEGER"  # the contract holds the input's column_types
+    assert query(root, "from q.total") == [(1250,)]
+    assert not (root / "p" / "models").exists()
+
+
+def test_a_port_publishing_an_input_needs_its_own_name(tmp_path: Path) -> None:
+    root = _published(tmp_path / "ws", "raw")
+    result = run_cli("check", "-p", str(root))
+    assert result.exit_code == 1
+    assert "error[DP005]" in result.output and "has the port's name" in result.output
+
+
+def test_a_port_publishing_an_undeclared_input_is_named(tmp_path: Path) -> None:
+    root = _published(tmp_path / "ws", "raw_items")
+    text = (root / "p" / "product.yml").read_text().replace("input: raw,", "input: nope,")
+    (root / "p" / "product.yml").write_text(text)
+    result = run_cli("check", "-p", str(root))
+    assert result.exit_code == 1
+    assert "error[DP008]" in result.output and "publishes input `nope`" in result.output
