@@ -37,6 +37,7 @@ LAYERS = {"staging", "stg", "intermediate", "int", "marts", "mart", "base", "pre
 # partition with the best modularity (at resolution 1) whose products hold MIN_MODELS models
 # or more is kept: a data product is a business area, not a single model.
 RESOLUTIONS = (1.0, 0.8, 0.6, 0.4)
+_FOLDERS_TAKEN = {"data", "macros", "packages", "target", "tests", "models"}
 MIN_MODELS = 3
 FOLDER_AFFINITY = 0.5  # the weight of the ring through a folder's models (a ref weighs 1)
 
@@ -316,6 +317,8 @@ def _unique(name: str, taken: set[str]) -> str:
     name = re.sub(r"[^A-Za-z0-9_]", "_", name).lower() or "models"
     if name[0].isdigit() or reserved_product_name(name, "warehouse"):
         name = f"p_{name}"
+    if name in _FOLDERS_TAKEN:  # the workspace's own folders
+        name = f"{name}_product"
     candidate, n = name, 2
     while candidate in taken:
         candidate, n = f"{name}_{n}", n + 1

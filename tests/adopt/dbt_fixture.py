@@ -50,6 +50,12 @@ FILES: dict[str, str] = {
         {% macro dollars(col) %}{{ return(adapter.dispatch('dollars', 'kit')(col)) }}{% endmacro %}
         {% macro default__dollars(col) %}round({{ col }} / 100.0, 2){% endmacro %}
     """,
+    "kit/macros/checks.sql": """
+        {% test positive(model, column_name) %}
+          select * from {{ model }} where {{ column_name }} <= 0
+        {% endtest %}
+        {% macro pct(x) %}round(100.0 * {{ x }}, 1){% endmacro %}
+    """,
     "shop/macros/lists.sql": """
         {% macro statuses() %}
           {% set found = [] %}

@@ -121,6 +121,10 @@ def test_import_md_says_what_was_printed(auto: tuple[Path, Path, str]) -> None:
     text = (dest / "IMPORT.md").read_text()
     assert text == output
     assert "## Product `sales`" in text and "Louvain" in text and "keeps dbt group `finance`" in text
+    # a generic test block of the package is left out, its macros kept
+    assert "generic test `positive` of checks.sql is not carried over" in text
+    kept = (dest / "packages" / "kit" / "macros" / "checks.sql").read_text()
+    assert "macro pct" in kept and "test positive" not in kept
 
 
 @pytest.mark.parametrize("split", ["folders", "groups"])
