@@ -78,7 +78,8 @@ def read_dbt_project(root: Path) -> DbtProject:
         models=tuple(models), seeds=tuple(seeds), sources=tuple(_sources(root, properties)),
         macro_files=tuple(_files(root, _paths(config, "macro-paths", "macros"), (".sql",))),
         packages=MappingProxyType(_packages(root, notes)),
-        groups=MappingProxyType(_groups(properties)), notes=tuple(notes))
+        groups=MappingProxyType(_groups(properties)), notes=tuple(notes),
+        singular_tests=tuple(_singular_tests(root, config, models)))
 
 
 _DOC_BLOCK = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
@@ -149,6 +150,25 @@ def _unfiled_version(stem: str, props: Mapping[str, Any], stems: set[str]) -> st
     missing = [v for v, file in props.get("versions", ()) if file not in stems]
     numbered = sorted(missing, key=lambda v: (not v.isdigit(), int(v) if v.isdigit() else 0, v))
     return f"{stem}_v{numbered[-1]}" if numbered else stem
+
+
+def _singular_tests(root: Path, config: Mapping[str, Any], models: list[DbtModel]
+                    ) -> list[tuple[Path, str, tuple[str, ...]]]:
+    """The project's singular tests (not the `{% test %}` blocks of generic ones)."""
+    names = {m.name for m in models}
+    out = []
+    for path, rel in _files(root, _paths(config, "test-paths", "tests"), (".sql",)):
+        text = read_text(path)
+        if re.search(r"{%-?\s*test\s", text):
+            continue
+        refs = []
+        for args in _REF.findall(text):
+            strings = [a or b for a, b in _STRING.findall(args)]
+            version = _VERSION.search(args)
+            if strings:
+                refs.append(_node(strings[-1], version.group(1) if version else None, names))
+        out.append((path, rel, tuple(dict.fromkeys(refs))))
+    return out
 
 
 def _source_calls(text: str) -> list[tuple[str, str]]:

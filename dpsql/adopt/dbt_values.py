@@ -77,6 +77,8 @@ class DbtProject:
     packages: Mapping[str, tuple[tuple[Path, str], ...]]  # namespace -> its macro files
     groups: Mapping[str, DbtGroup]
     notes: tuple[str, ...] = ()  # what was read but cannot be carried over
+    # singular tests: (file, path under its test folder, the models and seeds it refs)
+    singular_tests: tuple[tuple[Path, str, tuple[str, ...]], ...] = ()
 
     def model(self, name: str) -> DbtModel | None:
         return next((m for m in self.models if m.name == name), None)

@@ -73,6 +73,7 @@ def write_workspace(plan: Plan, dest: Path, tables: Tables) -> list[str]:
             if spec.file is not None:
                 _copy(spec.file, dest / data_path(spec))
         write_product(plan, planned, dest, {}, tables)
+    notes.extend(_place_singular_tests(plan, dest))
     return notes
 
 
@@ -190,6 +191,20 @@ def _write_tests(plan: Plan, planned: PlannedProduct, folder: Path) -> list[str]
                 path = folder / "tests" / test.file_name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(test.sql, encoding="utf-8")
+    return notes
+
+
+def _place_singular_tests(plan: Plan, dest: Path) -> list[str]:
+    """Each singular test goes to the first product that can read everything it refs."""
+    notes = []
+    for path, rel, refs in plan.project.singular_tests:
+        home = next((p for p in plan.products if set(refs) <= {
+            *p.proposal.models, *(i.name for i in p.inputs)}), None)
+        if home is None or not refs:
+            notes.append(f"singular test {rel} is not carried over: no product reads all of "
+                         f"{', '.join(refs) or 'its relations'}")
+            continue
+        _copy(path, dest / home.name / "tests" / Path(rel).name)
     return notes
 
 

@@ -142,6 +142,10 @@ FILES: dict[str, str] = {
         where region in ('{{ regions | join("', '") }}')
         group by region
     """,
+    "shop/tests/assert_no_order_without_customer.sql": """
+        select o.* from {{ ref('fct_orders') }} as o
+        where o.customer_id not in (select id from {{ ref('raw_customers') }})
+    """,
     "shop/models/marts/crm/schema.yml": """
         version: 2
         models:

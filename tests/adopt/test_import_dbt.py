@@ -112,7 +112,7 @@ def test_schema_yml_tests_run(auto: tuple[Path, Path, str]) -> None:
     result = run_cli("test", "-p", str(dest))
     assert result.exit_code == 0, explain(result)
     for name in ("customer_value__customer_id__relationships", "dim_customers_v2__customer_id"
-                 "__not_null", "accepted_values"):
+                 "__not_null", "accepted_values", "crm.assert_no_order_without_customer"):
         assert name in result.output, result.output
 
 
