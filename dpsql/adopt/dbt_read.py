@@ -25,7 +25,7 @@ _REF = re.compile(r"\bref" + _ARGS)
 _SOURCE = re.compile(r"\bsource" + _ARGS)
 _STRING = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 _VERSION = re.compile(r"\b(?:v|version)\s*=\s*['\"]?(\w+)")
-_MATERIALIZED_IN_FILE = re.compile(r"config\s*\([^)]*\bmaterialized\s*=")
+_MATERIALIZED_IN_FILE = re.compile(r"config\s*\([^)]*\bmaterialized\s*=\s*['\"](\w+)")
 
 
 def _yaml(path: Path) -> dict[str, Any]:
@@ -130,12 +130,13 @@ def _models(root: Path, config: Mapping[str, Any], project: str,
             notes.append(f"model `{stem}` is disabled in dbt; it is left out")
             continue
         text = read_text(path)
+        in_file = _MATERIALIZED_IN_FILE.search(text)
         tags = cfg.get("tags") or ()
         models.append(DbtModel(
             name=props.get("relation") or _unfiled_version(stem, props, stems), path=path,
             rel=rel, text=text,
-            materialized=str(cfg.get("materialized") or "view"),
-            config_in_file=bool(_MATERIALIZED_IN_FILE.search(text)),
+            materialized=in_file.group(1) if in_file else str(cfg.get("materialized") or "view"),
+            config_in_file=in_file is not None,
             tags=(tags,) if isinstance(tags, str) else tuple(str(t) for t in tags),
             group=str(cfg.get("group") or ""), access=str(cfg.get("access") or "protected"),
             description=str(props.get("description") or ""),

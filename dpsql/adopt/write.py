@@ -62,12 +62,13 @@ def write_workspace(plan: Plan, dest: Path, tables: Tables) -> list[str]:
             _copy_macros(path, dest / "packages" / namespace / "macros" / rel, notes)
     for planned in plan.products:
         folder = dest / planned.name
+        ports = {p.model for p in planned.ports}
         for name in planned.proposal.models:
             model = project.model(name)
             assert model is not None
             target = folder / "models" / Path(model.rel).with_name(f"{model.name}.sql")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(_model_text(model, notes), encoding="utf-8")
+            target.write_text(_model_text(model, name in ports, notes), encoding="utf-8")
         notes.extend(_write_tests(plan, planned, folder))
         for spec in planned.inputs:
             if spec.file is not None:
@@ -96,7 +97,11 @@ def data_path(spec: Input) -> str:
     return f"data/{spec.file.name}" if spec.seed else f"data/{spec.name}/{spec.file.name}"
 
 
-def _model_text(model: DbtModel, notes: list[str]) -> str:
+def _model_text(model: DbtModel, is_port: bool, notes: list[str]) -> str:
+    if is_port and model.materialized == "ephemeral":
+        notes.append(f"model `{model.name}` is ephemeral in dbt, but it is a port here: it is "
+                     "built as a view")
+        return model.text.rstrip("\n") + "\n{{ config(materialized='view') }}\n"
     if model.config_in_file:
         return model.text
     materialized = MATERIALIZATIONS.get(model.materialized)

@@ -96,6 +96,7 @@ FILES: dict[str, str] = {
         left join {{ ref('stg_payments') }} as p on p.order_id = o.order_id
     """,
     "shop/models/marts/sales/order_summary.sql": """
+        {{ config(materialized='ephemeral') }}
         select status, count(*) as orders, sum(amount) as amount
         from {{ ref('fct_orders') }}
         where status in ({{ statuses() | join(', ') }})

@@ -121,6 +121,10 @@ def test_import_md_says_what_was_printed(auto: tuple[Path, Path, str]) -> None:
     text = (dest / "IMPORT.md").read_text()
     assert text == output
     assert "## Product `sales`" in text and "Louvain" in text and "keeps dbt group `finance`" in text
+    # an ephemeral model that is a port (public in dbt) is built as a view, with a note
+    assert "`order_summary` is ephemeral in dbt, but it is a port here" in text
+    assert query(dest, "select table_type from information_schema.tables "
+                       "where table_name = 'order_summary'") == [("VIEW",)]
     # a generic test block of the package is left out, its macros kept
     assert "generic test `positive` of checks.sql is not carried over" in text
     kept = (dest / "packages" / "kit" / "macros" / "checks.sql").read_text()
