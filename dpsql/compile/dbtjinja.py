@@ -107,18 +107,18 @@ class Namespace:
     """A package's macros by name: `dbt_utils.generate_surrogate_key(...)`."""
 
     def __init__(self, name: str, macros: Mapping[str, Any]):
-        self.name = name
-        self.macros = MappingProxyType(dict(macros))
+        self._name = name
+        self._macros = MappingProxyType(dict(macros))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         try:
-            return self.macros[name]
+            return self._macros[name]
         except KeyError:
             raise TemplateRefused(
-                "DP103", f"package `{self.name}` has no macro `{name}`",
-                f"its macros: {', '.join(sorted(self.macros)) or '(none)'}") from None
+                "DP103", f"package `{self._name}` has no macro `{name}`",
+                f"its macros: {', '.join(sorted(self._macros)) or '(none)'}") from None
 
 
 class Adapter:
@@ -127,14 +127,14 @@ class Adapter:
     type = ADAPTER_TYPE
 
     def __init__(self, lookup: Callable[[str | None, str], Any]):
-        self.lookup = lookup  # (namespace or None for the workspace, macro name) -> macro
+        self._lookup = lookup  # (namespace or None for the workspace, macro name) -> macro
 
     def dispatch(self, macro_name: str, macro_namespace: str | None = None) -> Any:
         """The `duckdb__name` implementation, else `default__name` (dbt's search order)."""
         for prefix in (ADAPTER_TYPE, "default"):
             candidate = f"{prefix}__{macro_name}"
             for namespace in (None, macro_namespace) if macro_namespace else (None,):
-                found = self.lookup(namespace, candidate)
+                found = self._lookup(namespace, candidate)
                 if found is not None:
                     return found
         where = f" in package `{macro_namespace}`" if macro_namespace else ""

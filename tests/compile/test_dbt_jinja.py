@@ -123,3 +123,14 @@ def test_an_unknown_package_macro_is_named(tmp_path: Path) -> None:
     root = write_files(tmp_path / "ws", files)
     fails_with(root, "DP103", "shop/models/stg_v1.sql:1", "package `kit` has no macro `nope`",
                "compile")
+
+
+def test_the_dbt_objects_keep_their_internals_out_of_reach(tmp_path: Path) -> None:
+    for reach in ("adapter._lookup", "kit.__dict__", "exceptions.raise_compiler_error.__globals__",
+                  "target.__class__"):
+        files = {**WS, "shop/models/stg_v1.sql": f"select '{{{{ {reach} }}}}' as item_id\n"}
+        root = write_files(tmp_path / reach.replace(".", "_"), files)
+        result = run_cli("compile", "-p", str(root))
+        assert result.exit_code == 1, reach
+        assert "error[DP109]" in result.output or "error[DP102]" in result.output, result.output
+        assert "Traceback" not in result.output
