@@ -113,7 +113,7 @@ def _merge_cycles(parts: list[set[str]], why: Mapping[int, list[str]], labels: M
     new_parts, new_why, new_labels = [], {}, {}
     for index, members in enumerate(_acyclic(parts, edges)):
         new_parts.append(set().union(*(parts[i] for i in members)))
-        new_why[index] = [w for i in members for w in why.get(i, [])]
+        new_why[index] = list(dict.fromkeys(w for i in members for w in why.get(i, [])))
         named = [labels[i] for i in members if labels.get(i)]
         if named:
             new_labels[index] = named[0]
