@@ -134,3 +134,19 @@ def test_the_dbt_objects_keep_their_internals_out_of_reach(tmp_path: Path) -> No
         assert result.exit_code == 1, reach
         assert "error[DP109]" in result.output or "error[DP102]" in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_source_finds_the_table_then_the_prefixed_then_the_plain_name(tmp_path: Path) -> None:
+    files = {**WS,
+             "data/other.csv": "item_id,qty,price\n9,9,9.0\n",
+             "shop/product.yml": WS["shop/product.yml"].replace(
+                 "- {name: items, file: ../data/items.csv}",
+                 "- {name: items, file: ../data/other.csv}\n"
+                 "          - {name: raw__items, file: ../data/items.csv}"),
+             "shop/models/stg_v1.sql": "select item_id, qty from {{ source('raw', 'items') }}\n"
+                                       "union all select item_id, qty from {{ source('x', 'items') }}\n"}
+    root = write_files(tmp_path / "ws", files)
+    result = run_cli("build", "-p", str(root))
+    assert result.exit_code == 0, explain(result)
+    rows = query(root, "select item_id from shop_internal.stg_v1 order by item_id")
+    assert rows == [(1,), (2,), (3,), (9,)]  # raw__items for ('raw', ...), items for ('x', ...)
