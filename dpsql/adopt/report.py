@@ -31,7 +31,10 @@ def import_report(plan: Plan, notes: Sequence[str], problems: Sequence[Diagnosti
         lines += ["", "## Notes", "", *(f"- {n}" for n in notes)]
     if problems:
         lines += ["", "## Problems found when the ports were typed", "",
-                  *(f"- {p.code}: {p.message}" for p in problems)]
+                  "Fix these in the workspace before `dpsql build` (ports whose model did not "
+                  "compile have no contract yet):", "",
+                  *(f"- {p.location.render(dest) + ': ' if p.location else ''}{p.code}: "
+                    f"{p.message}" for p in problems)]
     lines += ["", "## Next", "", f"    dpsql build -p {dest}",
               "", "Ports carry contracts typed from the SQL; check the proposed products, "
               "domains and owners, and move models between product folders as you see fit "
