@@ -165,3 +165,35 @@ def test_a_bad_domain_option_is_a_usage_error(tmp_path: Path) -> None:
     src = write_dbt_project(tmp_path)
     result = run_cli("import", "dbt", str(src), str(tmp_path / "ws"), "--domain-of", "crm")
     assert result.exit_code == 2 and "PATTERN=DOMAIN" in result.output
+
+
+def _layered_project(root: Path) -> Path:
+    """Three areas, each with staging and marts; shared staging models are read across areas,
+    the shape where communities of an undirected graph read each other in a circle."""
+    files = {"dbt_project.yml": "name: layered\nprofile: x\nmodels:\n  layered:\n"
+                                "    +materialized: view\n"}
+    areas = ("billing", "shipping", "support")
+    for a, area in enumerate(areas):
+        files[f"seeds/raw_{area}.csv"] = "id,value\n1,10\n2,20\n"
+        files[f"models/staging/stg_{area}.sql"] = f"select * from {{{{ ref('raw_{area}') }}}}\n"
+        for n in range(4):
+            other = areas[(a + 1) % 3]
+            reads = [f"stg_{area}", f"{area}_{n - 1}" if n else f"stg_{other}"]
+            union = " union all ".join(f"select id, value from {{{{ ref('{r}') }}}}" for r in reads)
+            files[f"models/marts/{area}_{n}.sql"] = union + "\n"
+    from tests.conftest import write_files
+    return write_files(root, files)
+
+
+def test_auto_split_never_makes_a_product_cycle(tmp_path: Path) -> None:
+    src = _layered_project(tmp_path / "dbt")
+    dest = tmp_path / "ws"
+    result = run_cli("import", "dbt", str(src), str(dest))
+    assert result.exit_code == 0, explain(result)
+    products = _products(dest)
+    assert len(products) > 1
+    check = run_cli("check", "-p", str(dest))
+    assert check.exit_code == 0, explain(check)  # DP207 would be a product cycle
+    assert "DP207" not in check.output
+    built = run_cli("build", "-p", str(dest))
+    assert built.exit_code == 0, explain(built)
