@@ -73,6 +73,11 @@ def read_dbt_project(root: Path) -> DbtProject:
     seeds = _seeds(root, config, name, properties)
     models = _models(root, config, name, properties, notes)
     models = _resolve_refs(models, {s.name for s in seeds}, notes)
+    for kind, key, suffix in (("python model", "model-paths", ".py"),
+                              ("snapshot", "snapshot-paths", ".sql")):
+        default = "models" if key == "model-paths" else "snapshots"
+        for _, rel in _files(root, _paths(config, key, default), (suffix,)):
+            notes.append(f"{kind} {rel} is not carried over")
     return DbtProject(
         name=name, root=root, vars=MappingProxyType(_vars(config.get("vars"), name)),
         models=tuple(models), seeds=tuple(seeds), sources=tuple(_sources(root, properties)),
