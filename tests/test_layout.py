@@ -1,8 +1,8 @@
 """The package's layout: stages import only downwards, modules import in no cycle, and modules
 and functions stay small enough to read.
 
-The stages, lowest first: core < load < lineage < compile < change < overlap < build < outputs < cli, and the
-benchmark (dpsql/bench) over all of them. dpsql/__init__.py and dpsql/__main__.py count as cli.
+The stages, lowest first: core < load < lineage < compile < adopt < change < overlap < build < outputs
+< cli, and the benchmark (dpsql/bench) over all of them. dpsql/__init__.py and dpsql/__main__.py count as cli.
 Every import counts, wherever it is written: at the top of a module, under
 `if TYPE_CHECKING:`, or inside a function.
 """
@@ -19,7 +19,8 @@ import pytest
 import dpsql
 
 PACKAGE_DIR = Path(dpsql.__file__).resolve().parent
-STAGES = ("core", "load", "lineage", "compile", "change", "overlap", "build", "outputs", "cli", "bench")
+STAGES = ("core", "load", "lineage", "compile", "adopt", "change", "overlap", "build", "outputs", "cli",
+          "bench")
 TOP_STAGE = "cli"  # of the package's own __init__ and __main__
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 60
@@ -271,8 +272,8 @@ def test_checker_finds_upward_imports_wherever_written(tmp_path: Path) -> None:
         "fake.core.values (core) imports fake.build.engine (build) at values.py:3",
         "fake.core.values (core) imports fake.cli.main (cli) at values.py:5",
         "fake.core.values (core) imports fake.load.reader (load) at values.py:6",
-        "fake.stray is in no stage (one of core, load, lineage, compile, change, overlap, build, "
-        "outputs, cli, bench)",
+        "fake.stray is in no stage (one of core, load, lineage, compile, adopt, change, overlap, "
+        "build, outputs, cli, bench)",
     ]
 
 

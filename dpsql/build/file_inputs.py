@@ -49,7 +49,8 @@ def file_inputs(compiled: CompiledProject, ports: Iterable[tuple[str, str]]) -> 
         if spec is None or spec.kind != "file" or spec.file is None or not spec.file_format:
             continue
         out.append(FileInput(product_name, input_name, product.relation_of_input(spec),
-                             file_reader_sql(spec.file, spec.file_format), spec.file))
+                             file_reader_sql(spec.file, spec.file_format, spec.column_types),
+                             spec.file))
     return out
 
 

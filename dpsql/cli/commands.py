@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dpsql.cli.adopt import import_group
 from dpsql.cli.mesh import base_option, diff
 from dpsql.cli.options import (
     INTERRUPTED,
@@ -52,6 +53,7 @@ def main(verbose: bool) -> None:
 
 main.add_command(diff)
 main.add_command(overlap)
+main.add_command(import_group)
 
 
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:

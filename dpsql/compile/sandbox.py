@@ -301,6 +301,16 @@ class _MeteredCodeGenerator(CodeGenerator):
             self.write(", ")
         self.write("))")
 
+    def macro_def(self, macro_ref: Any, frame: Frame) -> None:
+        """Macros are made by the environment's `macro_class` (dbt's `return()` needs its own)."""
+        arg_tuple = ", ".join(repr(x.name) for x in macro_ref.node.args)
+        if len(macro_ref.node.args) == 1:
+            arg_tuple += ","
+        name = getattr(macro_ref.node, "name", None)
+        self.write(f"environment.macro_class(environment, macro, {name!r}, ({arg_tuple}),"
+                   f" {macro_ref.accesses_kwargs!r}, {macro_ref.accesses_varargs!r},"
+                   f" {macro_ref.accesses_caller!r}, context.eval_ctx.autoescape)")
+
     def _output_const_repr(self, group: Iterable[Any]) -> str:
         return f"environment.dpsql_emit({super()._output_const_repr(group)})"
 
@@ -352,6 +362,7 @@ class MeteredEnvironment(SandboxedEnvironment):
     """Jinja's sandbox with every loop, call, operator and output charged to a budget."""
 
     code_generator_class = _MeteredCodeGenerator
+    macro_class: type[Macro] = Macro
     intercepted_binops = frozenset({"+", "*", "**", "%"})
 
     def __init__(self, **options: Any):

@@ -22,6 +22,17 @@ import jinja2
 from jinja2 import StrictUndefined
 from jinja2.exceptions import SecurityError
 
+from dpsql.compile.dbtjinja import (
+    Adapter,
+    Namespace,
+    ReturningMacro,
+    dbt_globals,
+    macro_in,
+    package_of,
+    source_input,
+    target_of,
+    versioned_name,
+)
 from dpsql.compile.sandbox import (
     SANDBOX_HINT,
     MacroLoader,
@@ -29,7 +40,8 @@ from dpsql.compile.sandbox import (
     TemplateRefused,
     metered,
 )
-from dpsql.core.errors import Diagnostic, Location, did_you_mean, error
+from dpsql.compile.usage import Usage, shown
+from dpsql.core.errors import Diagnostic, Location, did_you_mean, error, warning
 from dpsql.core.project import (
     MATERIALIZATIONS,
     Materialization,
@@ -71,6 +83,9 @@ class _RenderState:
             frame = frame.f_back  # type: ignore[assignment]
         return fallback or Location(self.model.path, 1)
 
+    def warn(self, code: str, message: str, hint: str | None = None) -> None:
+        self.diagnostics.append(warning(code, message, self.here(), hint))
+
     def fail(self, code: str, message: str, hint: str | None = None) -> str:
         self.diagnostics.append(error(code, message, self.here(), hint))
         return "__dpsql_unresolved__"
@@ -88,11 +103,12 @@ class Rendered:
     config_lines: Mapping[str, int] = field(default_factory=dict)  # for the source map
 
 
-def _ref(*args: str) -> Any:
+def _ref(*args: str, v: Any = None, version: Any = None) -> Any:
     state = _STATE.get()
     product = state.product
     if len(args) == 1:
-        name = args[0]
+        name = versioned_name(args[0], v if v is not None else version,
+                              (*product.model_names, *(i.name for i in product.spec.inputs)))
         if name in product.model_names:
             relation = product.relation_of_model(name)
             return Rel(relation.schema, relation.name)
@@ -101,6 +117,8 @@ def _ref(*args: str) -> Any:
         return state.fail("DP103", f"ref('{name}'): product `{product.name}` has no model "
                           f"`{name}`", did_you_mean(name, sorted(product.model_names)))
     other_name, port = args
+    if v is not None or version is not None:
+        port = f"{port}_v{v if v is not None else version}"
     if other_name == product.name:
         return _ref(port)
     other = state.project.product(other_name)
@@ -133,12 +151,29 @@ def _input(name: str) -> Any:
     return Rel(relation.schema, relation.name)
 
 
+def _source(*args: str) -> Any:
+    """source('raw_orders'), or dbt's source('jaffle', 'orders'): the input that reads table
+    `jaffle.orders`, else the input named `jaffle__orders`, else `orders`."""
+    if len(args) == 1:
+        return _input(args[0])
+    state = _STATE.get()
+    source, table = args
+    found = source_input(source, table, state.product.spec.inputs)
+    if found is None:
+        return state.fail("DP104", f"source('{source}', '{table}'): product "
+                          f"`{state.product.name}` declares no input for it",
+                          f"declare an input `{table}` (or `{source}__{table}`) with "
+                          f"`table: {source}.{table}` in product.yml")
+    return _input(found.name)
+
+
 def _config(**kwargs: Any) -> str:
     state = _STATE.get()
     for key, value in kwargs.items():
         if key not in _CONFIG_KEYS:
-            state.fail("DP106", f"config() has no option `{key}`",
-                       did_you_mean(key, sorted(_CONFIG_KEYS)))
+            state.warn("DP116", f"config() option `{key}` is not used by dpsql; it is ignored",
+                       did_you_mean(key, sorted(_CONFIG_KEYS)) or
+                       f"dpsql uses: {', '.join(sorted(_CONFIG_KEYS))}")
             continue
         problem = _config_problem(key, value)
         if problem is not None:
@@ -154,15 +189,15 @@ def _config(**kwargs: Any) -> str:
 def _config_problem(key: str, value: Any) -> tuple[str, str] | None:
     """What is wrong with one config() option's value: (message, hint), or None."""
     if key == "materialized" and (not isinstance(value, str) or value not in MATERIALIZATIONS):
-        return (f"materialized={_shown(value)} is not a materialization",
+        return (f"materialized={shown(value)} is not a materialization",
                 f"use one of: {', '.join(MATERIALIZATIONS)}")
     names = isinstance(value, str) or (isinstance(value, (list, tuple))
                                        and all(isinstance(v, str) for v in value))
     if key in ("tags", "unique_key") and not names:
-        return (f"{key}={_shown(value)} is not a name or a list of names",
+        return (f"{key}={shown(value)} is not a name or a list of names",
                 f"write config({key}='name') or config({key}=['one', 'two'])")
     if key == "description" and not isinstance(value, str):
-        return (f"description={_shown(value)} is not text",
+        return (f"description={shown(value)} is not text",
                 "write config(description='what the model holds')")
     return None
 
@@ -197,48 +232,18 @@ def _is_incremental() -> bool:
     return _STATE.get().incremental
 
 
-@dataclass(frozen=True)
-class _Usage:
-    """How a template function is called: checked before it runs."""
-
-    counts: tuple[int, ...]  # how many positional arguments it takes
-    texts: int  # how many of them are names, in quotes
-    keywords: tuple[str, ...] | None  # the keyword arguments it takes (None: any)
-    example: str
-
-    def problem(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        if len(args) not in self.counts:
-            given = f"{len(args)} positional argument" + ("" if len(args) == 1 else "s")
-            return f"{name}() takes {self.takes()}; it was given {given}"
-        unknown = [k for k in kwargs if self.keywords is not None and k not in self.keywords]
-        if unknown:
-            return f"{name}() has no argument `{unknown[0]}`"
-        for value in (*args, *kwargs.values()):
-            if isinstance(value, jinja2.Undefined):
-                value._fail_with_undefined_error()  # the usual error: `x` is undefined
-        for value in args[:self.texts]:
-            if not isinstance(value, str):
-                return f"{name}() takes names in quotes, not {_shown(value)}"
-        return None
-
-    def takes(self) -> str:
-        if self.counts == (0,):
-            return "only named options" if self.keywords is None else "no arguments"
-        plural = "" if self.counts == (1,) else "s"
-        return f"{' or '.join(str(c) for c in self.counts)} argument{plural}"
-
-
 _REF = ("ref('stg_orders') for a model of this product, or ref('customers', 'customers') for "
         "an output port of another product")
-_USAGES: dict[str, _Usage] = {
-    "ref": _Usage((1, 2), 2, (), _REF),
-    "input": _Usage((1,), 1, (), "input('raw_orders'), naming an input of product.yml"),
-    "source": _Usage((1,), 1, (), "source('raw_orders'), naming an input of product.yml"),
-    "config": _Usage((0,), 0, None, "config(materialized='table', tags=['daily'])"),
-    "var": _Usage((1, 2), 1, ("default",), "var('start_date') or var('start_date', "
+_USAGES: dict[str, Usage] = {
+    "ref": Usage((1, 2), 2, ("v", "version"), _REF),
+    "input": Usage((1,), 1, (), "input('raw_orders'), naming an input of product.yml"),
+    "source": Usage((1, 2), 2, (), "source('raw_orders'), naming an input of product.yml, or "
+                     "source('jaffle', 'orders') for an input reading table jaffle.orders"),
+    "config": Usage((0,), 0, None, "config(materialized='table', tags=['daily'])"),
+    "var": Usage((1, 2), 1, ("default",), "var('start_date') or var('start_date', "
                   "'2024-01-01')"),
-    "env_var": _Usage((1, 2), 1, ("default",), "env_var('USER') or env_var('USER', 'nobody')"),
-    "is_incremental": _Usage((0,), 0, (), "{% if is_incremental() %}"),
+    "env_var": Usage((1, 2), 1, ("default",), "env_var('USER') or env_var('USER', 'nobody')"),
+    "is_incremental": Usage((0,), 0, (), "{% if is_incremental() %}"),
 }
 
 
@@ -255,26 +260,14 @@ def _argument_checked(name: str, func: Callable[..., Any]) -> Callable[..., Any]
         problem = usage.problem(name, args, kwargs)
         if problem is not None:
             hint = f"write {usage.example}"
-            if name == "ref" and any(k in kwargs for k in ("v", "version")):
-                hint += "; a port's version range is set on the input in product.yml"
             return state.fail("DP107", problem, hint)
         return func(*args, **kwargs)
     return call
 
 
-def _shown(value: Any) -> str:
-    """A value from a template, in words: `'daily'`, a number `5`, a list `['a', 1]`."""
-    if isinstance(value, str):
-        return f"'{value}'" if len(value) <= 40 else "a long text"
-    kinds = {bool: "true/false", int: "a number", float: "a number", list: "a list",
-             tuple: "a list", dict: "a mapping", type(None): "none"}
-    text = repr(value)
-    return kinds.get(type(value), "a value") + (f" `{text}`" if len(text) <= 40 else "")
-
-
 _GLOBALS: dict[str, Callable[..., Any]] = {
     name: _argument_checked(name, func) for name, func in (
-        ("ref", _ref), ("input", _input), ("source", _input), ("config", _config),
+        ("ref", _ref), ("input", _input), ("source", _source), ("config", _config),
         ("var", _var), ("env_var", _env_var), ("is_incremental", _is_incremental))
 }
 
@@ -295,14 +288,23 @@ class Renderer:
         return cached
 
     def _build(self, product: Product) -> tuple[MeteredEnvironment, tuple[Diagnostic, ...]]:
-        files = (*self.project.macro_files, *product.macro_files)
+        root = self.project.root
+        packaged = [p for p in self.project.macro_files if package_of(p, root)]
+        files = (*packaged, *(p for p in self.project.macro_files if p not in packaged),
+                 *product.macro_files)
         env = MeteredEnvironment(
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,
-            loader=MacroLoader((product.spec.path, self.project.root), files),
+            loader=MacroLoader((product.spec.path, root), files),
+            extensions=["jinja2.ext.do"],
         )
+        env.macro_class = ReturningMacro
         env.globals.update(_GLOBALS)
+        namespaces: dict[str, dict[str, Any]] = {}
+        env.globals.update(dbt_globals(target_of(self.project.config.threads,
+                                                 self.project.config.warehouse.stem),
+                                       Adapter(functools.partial(macro_in, env.globals, namespaces))))
         diagnostics: list[Diagnostic] = []
         for path in files:
             try:
@@ -314,10 +316,15 @@ class Renderer:
             except Exception as exc:
                 diagnostics.append(_render_error(exc, path))
                 continue
+            package = package_of(path, root)
             for name in dir(module):
                 value = getattr(module, name)
                 if isinstance(value, jinja2.runtime.Macro):
                     env.globals[name] = value
+                    if package is not None:
+                        namespaces.setdefault(package, {})[name] = value
+        for package, macros in namespaces.items():
+            env.globals[package] = Namespace(package, macros)
         return env, tuple(diagnostics)
 
     def render(self, product: Product, model: ModelSource, incremental: bool = False) -> Rendered:

@@ -34,6 +34,7 @@ class InputSpec:
     location: Location
     file: Path | None = None
     file_format: str | None = None
+    column_types: tuple[tuple[str, str], ...] = ()  # a csv file's columns read as these types
     table: str | None = None
     product: str | None = None
     port: str | None = None
@@ -76,6 +77,7 @@ class OutputSpec:
     description: str = ""
     columns: tuple[ColumnSpec, ...] | None = None  # None: no contract
     deprecated: Deprecation | None = None
+    input: str | None = None  # `input: raw_orders`: the port publishes that input as it is
 
 
 @dataclass(frozen=True)

@@ -20,25 +20,22 @@ from dpsql.core.errors import Diagnostic, DpsqlError, Location, closest, error
 from dpsql.core.specs import ColumnSpec, Deprecation, InputSpec, OutputSpec, ProductSpec, WorkspaceConfig
 from dpsql.core.versions import Version, parse_range, parse_version
 from dpsql.load.deprecation import successor_problems
-from dpsql.load.files import resolve
+from dpsql.load.files import column_types, file_format_of, resolve
 from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
 from dpsql.load.policies import column_labels, read_policies
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
 
 WORKSPACE_FILE = "dpsql.yml"
 PRODUCT_FILE = "product.yml"
-FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json",
-                ".jsonl": "json", ".ndjson": "json"}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PORT_REF = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")  # port, product.port
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-
 _WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description", "policies"}
 _PRODUCT_KEYS = {"name", "domain", "owner", "description", "version", "tags", "inputs", "outputs"}
 _INPUT_KEYS = {"name", "file", "format", "table", "product", "port", "version", "columns",
-               "description"}
-_OUTPUT_KEYS = {"name", "model", "description", "columns", "deprecated"}
+               "description", "column_types"}
+_OUTPUT_KEYS = {"name", "model", "input", "description", "columns", "deprecated"}
 _DEPRECATED_KEYS = {"since", "sunset", "use"}
 _COLUMN_KEYS = {"name", "type", "description", "tests", "classification"}
 
@@ -152,9 +149,10 @@ def load_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Work
     root = root.resolve()
     path = root / WORKSPACE_FILE
     if not path.is_file():
-        raise DpsqlError(error(
-            "DP006", f"no {WORKSPACE_FILE} in {root}", Location(root),
-            "run dpsql in a workspace folder, pass -p/--project-dir, or create one with `dpsql init`"))
+        hint = (f"this folder holds a dbt project: `dpsql import dbt {root} {root}_dpsql` "
+                "converts it into a workspace" if (root / "dbt_project.yml").is_file() else
+                "run dpsql in a workspace folder, pass -p/--project-dir, or create one with `dpsql init`")
+        raise DpsqlError(error("DP006", f"no {WORKSPACE_FILE} in {root}", Location(root), hint))
     doc = load_yaml(path)
     check = _Checker(doc)
     data = check.mapping(doc.data, (), _WORKSPACE_KEYS, WORKSPACE_FILE,
@@ -305,12 +303,14 @@ def _input(check: _Checker, raw: Any, keys: KeyPath, folder: Path) -> InputSpec 
         if not rel:
             return None
         file = resolve(folder / rel)
-        fmt = check.string(data, "format", keys) or FILE_FORMATS.get(file.suffix.lower(), "")
+        fmt = check.string(data, "format", keys) or file_format_of(file)
         if fmt not in {"csv", "parquet", "json"}:
             check.fail(f"cannot tell the format of `{rel}`", (*keys, "file"),
                        "use a .csv, .parquet or .json file, or set `format: csv|parquet|json`")
         return InputSpec(name, kind, location, file=file, file_format=fmt or "csv",
-                         columns=columns, description=description)
+                         columns=columns, description=description,
+                         column_types=column_types(data.get("column_types"), lambda m, h: check.fail(
+                             m, (*keys, "column_types"), h)))
     if kind == "table":
         table = check.string(data, "table", keys)
         return InputSpec(name, kind, location, table=table, columns=columns,
@@ -335,9 +335,12 @@ def _output(check: _Checker, raw: Any, keys: KeyPath, version: Version) -> Outpu
         return None
     name = check.name(data, "name", keys)
     model = check.name(data, "model", keys, required=False, default=name)
+    source = check.name(data, "input", keys, required=False) if "input" in data else None
+    if source and "model" in data:
+        check.fail(f"port `{name}` has both `model` and `input`", keys, "keep one of them")
     columns = _columns(check, data, keys) if data.get("columns") is not None else None
     return OutputSpec(name, model, check.doc.loc(*keys), check.string(data, "description", keys),
-                      columns, _deprecation(check, data, keys, version))
+                      columns, _deprecation(check, data, keys, version), source or None)
 
 
 def _deprecation(check: _Checker, data: dict[str, Any], keys: KeyPath,

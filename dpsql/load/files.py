@@ -11,7 +11,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from dpsql.core.dtypes import type_expression
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
@@ -47,3 +51,33 @@ def file_problem(path: Path) -> str | None:
         if test(info.st_mode):
             return f"is {kind}, not a file"
     return "is not a regular file"
+
+
+FILE_FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json",
+                ".jsonl": "json", ".ndjson": "json"}
+
+
+def file_format_of(file: Path) -> str:
+    """csv, parquet or json from the file's name (`.csv.gz`: a compressed csv); else ''."""
+    suffixes = [s.lower() for s in file.suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[1] in (".gz", ".zst"):
+        return FILE_FORMATS.get(suffixes[0], "")
+    return FILE_FORMATS.get(suffixes[-1], "") if suffixes else ""
+
+
+def column_types(raw: Any, fail: Callable[[str, str], None]) -> tuple[tuple[str, str], ...]:
+    """`column_types: {id: integer}`: a csv file's columns read as these DuckDB types; what is
+    not a column name with a DuckDB type is reported through `fail(message, hint)`."""
+    if raw is None:
+        return ()
+    bad = "" if isinstance(raw, dict) else "a value that is not a mapping"
+    for column, kind in raw.items() if isinstance(raw, dict) else ():
+        try:
+            type_expression(str(kind))
+        except ValueError:
+            bad = bad or f"`{column}: {kind}`"
+    if bad:
+        fail(f"`column_types` must map column names to DuckDB types, not {bad}",
+             "e.g. `column_types: {id: integer, day: date}`")
+        return ()
+    return tuple((str(c), str(k)) for c, k in raw.items())

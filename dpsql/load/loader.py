@@ -62,7 +62,14 @@ def load_project(root: Path) -> Project:
         log.warning("no product.yml found under %s", config.root)
     if any(d.is_error for d in diagnostics):
         raise DpsqlError(diagnostics)
-    return Project(config, tuple(products), _sql_files(config.root / "macros"))
+    return Project(config, tuple(products), _macro_files(config.root))
+
+
+def _macro_files(root: Path) -> tuple[Path, ...]:
+    """The workspace's macros/*.sql, then each package's packages/<name>/macros/*.sql."""
+    packages = root / "packages"
+    folders = sorted(p for p in packages.iterdir() if p.is_dir()) if packages.is_dir() else []
+    return (*_sql_files(root / "macros"), *(f for p in folders for f in _sql_files(p / "macros")))
 
 
 def _read_product(spec: ProductSpec, diagnostics: list[Diagnostic]) -> Product:
@@ -80,7 +87,9 @@ def _read_product(spec: ProductSpec, diagnostics: list[Diagnostic]) -> Product:
             models.append(ModelSource(spec.name, name, path, read_text(path)))
         except DpsqlError as exc:
             diagnostics.extend(exc.diagnostics)
-    _check_ports(spec, {p.stem for p in names.values()}, diagnostics)
+    published = _published_inputs(spec, names, diagnostics)
+    models.extend(published)
+    _check_ports(spec, {p.stem for p in names.values()} | {m.name for m in published}, diagnostics)
     for spec_input in spec.inputs:
         problem = file_problem(spec_input.file) if spec_input.file else None
         if spec_input.kind == "file" and problem is not None:
@@ -90,6 +99,31 @@ def _read_product(spec: ProductSpec, diagnostics: list[Diagnostic]) -> Product:
                 "or put a csv, parquet or json file there"))
     return Product(spec, tuple(models), _sql_files(spec.path / "macros"),
                    _sql_files(spec.path / "tests"))
+
+
+def _published_inputs(spec: ProductSpec, names: dict[str, Path], diagnostics: list[Diagnostic]
+                      ) -> list[ModelSource]:
+    """A port with `input: raw_orders` publishes that input as it is: its model, named after
+    the port, is `select * from` the input (written by dpsql, not a file)."""
+    out = []
+    for port in spec.outputs:
+        if port.input is None:
+            continue
+        if spec.input(port.input) is None:
+            diagnostics.append(error(
+                "DP008", f"output port `{port.name}` publishes input `{port.input}`, which "
+                f"product `{spec.name}` does not declare", port.location,
+                f"declare `{port.input}` under `inputs:`, or name one of: "
+                f"{', '.join(i.name for i in spec.inputs) or '(no inputs yet)'}"))
+        elif folded(port.name) in names or spec.input(port.name) is not None:
+            diagnostics.append(error(
+                "DP005", f"output port `{port.name}` publishes input `{port.input}`, but a "
+                "model or input of the product has the port's name", port.location,
+                "give the port a name of its own (inside a product, names are unique)"))
+        else:
+            text = f"select * from {{{{ input('{port.input}') }}}}\n"
+            out.append(ModelSource(spec.name, port.name, spec.yml, text))
+    return out
 
 
 def _check_ports(spec: ProductSpec, names: set[str], diagnostics: list[Diagnostic]) -> None:

@@ -30,7 +30,8 @@ def fails_with(root: Path, code: str, where: str, text: str, command: str = "bui
     assert re.search(re.escape(where) + r":(\d+:)? error", line), output
     assert text in line, output
     assert found[0] + 1 < len(lines) and lines[found[0] + 1].startswith("  hint: "), output
-    assert not (root / "wh.duckdb").exists(), "a failed compile must not create the warehouse"
+    for name in ("wh.duckdb", "warehouse.duckdb"):
+        assert not (root / name).exists(), "a failed compile must not create the warehouse"
     return result
 
 
@@ -45,9 +46,12 @@ CALLS: dict[str, tuple[str, str, str, str]] = {
     "input_with_two_arguments": (
         "{{ input('raw_items', 'x') }}", "DP107",
         "input() takes 1 argument; it was given 2 positional arguments", "input('raw_orders')"),
-    "ref_with_a_version": (
-        "{{ ref('stg_items', version=2) }}", "DP107", "ref() has no argument `version`",
-        "version range is set on the input in product.yml"),
+    "ref_with_a_version_that_does_not_exist": (
+        "{{ ref('stg_items', version=2) }}", "DP103", "has no model `stg_items_v2`",
+        "stg_items"),
+    "ref_with_an_unknown_keyword": (
+        "{{ ref('stg_items', package='x') }}", "DP107", "ref() has no argument `package`",
+        "ref('stg_orders')"),
     "ref_with_three_arguments": (
         "{{ ref('items', 'items', 'x') }}", "DP107",
         "ref() takes 1 or 2 arguments; it was given 3", "ref('customers', 'customers')"),
@@ -59,9 +63,12 @@ CALLS: dict[str, tuple[str, str, str, str]] = {
         "ref('stg_orders')"),
     "ref_of_an_undefined_name": (
         "{{ ref(stg_items) }}", "DP102", "'stg_items' is undefined", "define it"),
-    "source_the_dbt_way": (
-        "{{ source('raw', 'items') }}", "DP107", "source() takes 1 argument; it was given 2",
-        "source('raw_orders')"),
+    "source_the_dbt_way_undeclared": (
+        "{{ source('raw', 'things') }}", "DP104", "source('raw', 'things'): product `items` "
+        "declares no input for it", "`table: raw.things`"),
+    "source_with_three_arguments": (
+        "{{ source('raw', 'items', 'x') }}", "DP107",
+        "source() takes 1 or 2 arguments; it was given 3", "source('jaffle', 'orders')"),
     "config_with_a_positional_argument": (
         "{{ config('table') }}", "DP107", "config() takes only named options",
         "config(materialized='table'"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
@@ -26,6 +25,7 @@ from dpsql.compile.typing.schema import (
 from dpsql.core.errors import Diagnostic, Location, error, warning
 from dpsql.core.project import Column, CompiledModel, Project
 from dpsql.core.relations import Relation, table_relation
+from dpsql.core.specs import InputSpec
 from dpsql.lineage.model import LINEAGE_FORMAT
 from dpsql.load.files import file_problem
 
@@ -184,7 +184,7 @@ def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Di
             columns: tuple[Column, ...] | None = None
             if spec.kind == "file" and spec.file is not None and spec.file_format:
                 try:
-                    columns = _file_columns(spec.file, spec.file_format, catalog, cache)
+                    columns = _file_columns(spec, catalog, cache)
                 except BindError as exc:
                     diagnostics.append(error(
                         "DP007", f"input `{spec.name}` cannot be read: {exc}", spec.location,
@@ -244,11 +244,13 @@ def _downstream(state: CompileState, start: set[str]) -> set[str]:
     return found
 
 
-def _file_columns(path: Path, file_format: str, catalog: _LazyCatalog, cache: CompileCache
+def _file_columns(spec: InputSpec, catalog: _LazyCatalog, cache: CompileCache
                   ) -> tuple[Column, ...]:
     """DuckDB's reading of a file's schema, cached by the file's size and modification time.
     Only a regular file is read (the loader refused anything else; this is in case it changed
     since): reading a FIFO would never end."""
+    path, file_format, types = spec.file, spec.file_format or "csv", spec.column_types
+    assert path is not None
     problem = file_problem(path)
     if problem is not None:
         raise BindError(f"{path} {problem}")
@@ -256,10 +258,11 @@ def _file_columns(path: Path, file_format: str, catalog: _LazyCatalog, cache: Co
         stat = path.stat()
     except OSError as exc:
         raise BindError(f"{path} cannot be read ({exc.strerror})") from None
-    key = digest("file", str(path), file_format, str(stat.st_size), str(stat.st_mtime_ns))
+    key = digest("file", str(path), file_format, str(stat.st_size), str(stat.st_mtime_ns),
+                 repr(types))
     entry = cache.get("type", key)
     if entry is None:
-        entry = {"columns": [[c.name, c.type] for c in catalog.describe_file(path, file_format)]}
+        entry = {"columns": [[c.name, c.type] for c in catalog.describe_file(path, file_format, types)]}
         cache.put("type", key, entry)
     return tuple(Column(name, type_) for name, type_ in entry["columns"])
 

@@ -27,10 +27,18 @@ DIALECT = "duckdb"
 _READERS = {"csv": "read_csv_auto", "parquet": "read_parquet", "json": "read_json_auto"}
 
 
-def file_reader_sql(path: Path, file_format: str) -> str:
-    """The SELECT that exposes a file input (the same in the stand-in and in the warehouse)."""
+def file_reader_sql(path: Path, file_format: str,
+                    column_types: Iterable[tuple[str, str]] = ()) -> str:
+    """The SELECT that exposes a file input (the same in the stand-in and in the warehouse);
+    `column_types` (csv only) reads those columns as those types instead of sniffing them."""
     literal = exp.Literal.string(literal_pattern(str(path)))
-    reader = exp.Anonymous(this=_READERS[file_format], expressions=[literal])
+    arguments: list[exp.Expression] = [literal]
+    types = [exp.PropertyEQ(this=exp.Literal.string(name), expression=exp.Literal.string(kind))
+             for name, kind in column_types]
+    if types and file_format == "csv":
+        arguments.append(exp.PropertyEQ(this=exp.var("types"),
+                                        expression=exp.Struct(expressions=types)))
+    reader = exp.Anonymous(this=_READERS[file_format], expressions=arguments)
     # the reader's name as written: this text is fingerprinted by builds
     return exp.select(exp.Star()).from_(reader).sql(dialect=DIALECT, normalize_functions=False)
 
@@ -143,8 +151,9 @@ class SchemaCatalog:
             raise BindError(error_text(exc), _pointed_at(str(exc))) from None
         return tuple(Column(str(r[0]), str(r[1])) for r in rows)
 
-    def describe_file(self, path: Path, file_format: str) -> tuple[Column, ...]:
-        return self.describe(file_reader_sql(path, file_format))
+    def describe_file(self, path: Path, file_format: str,
+                      column_types: Iterable[tuple[str, str]] = ()) -> tuple[Column, ...]:
+        return self.describe(file_reader_sql(path, file_format, column_types))
 
 
 def warehouse_columns(warehouse: Path, relations: Iterable[Relation]

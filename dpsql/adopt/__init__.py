@@ -1,0 +1,1 @@
+"""Adopting other tools\x27 projects: `dpsql import dbt`."""
