@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,10 +18,10 @@ from dpsql.cli.options import (
     INTERRUPTED,
     handle_errors,
     project_dir_option,
-    selection_options,
     threads_option,
 )
 from dpsql.cli.overlap import overlap
+from dpsql.cli.selecting import fail_fast_option, plan, selection_options
 from dpsql.core import __version__
 
 if TYPE_CHECKING:
@@ -98,22 +98,13 @@ def _write_outputs(compiled: CompiledProject) -> list[Path]:
     from dpsql.compile.stamp import output_error
     from dpsql.core.errors import DpsqlError
     from dpsql.outputs.artifacts import write_compiled, write_manifest
+    from dpsql.outputs.dbt_artifacts import write_dbt_manifest
 
     try:
-        return [write_manifest(compiled), *write_compiled(compiled)]
+        return [write_manifest(compiled), write_dbt_manifest(compiled), *write_compiled(compiled)]
     except OSError as exc:
         where = Path(exc.filename) if isinstance(exc.filename, str) else compiled.project.root
         raise DpsqlError([output_error(where, exc.strerror or str(exc))]) from None
-
-
-def _plan(compiled: CompiledProject, select: tuple[str, ...], exclude: tuple[str, ...]) -> Any:
-    from dpsql.build.plan import SelectionError
-    from dpsql.build.plan import select as select_models
-
-    try:
-        return select_models(compiled, select, exclude)
-    except SelectionError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--select' / '--exclude'") from None
 
 
 @main.command(short_help="Write compiled SQL and the manifest (no warehouse).")
@@ -187,12 +178,13 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
 @project_dir_option
 @selection_options
 @threads_option
+@fail_fast_option
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild every selected model, changed or not; incremental models are "
                    "rebuilt from scratch.")
 @handle_errors
 def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
-          threads: int | None, full_refresh: bool) -> None:
+          state: Path | None, threads: int | None, fail_fast: bool, full_refresh: bool) -> None:
     """Compile, then materialize the selected models into the warehouse in dependency order.
 
     Output ports go to schema <product>, internal models to <product>_internal. Models whose
@@ -205,6 +197,7 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     from dpsql.build.engine import BuildInterrupted, BuildOptions, run
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_run_results
+    from dpsql.outputs.dbt_artifacts import write_dbt_run_results
 
     console = Console(Path.cwd())
     try:
@@ -212,18 +205,19 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     except KeyboardInterrupt:
         console.interrupted("before the build started: nothing was published")
         sys.exit(INTERRUPTED)
-    plan = _plan(compiled, select, exclude)
-    if not plan.models:
+    chosen = plan(compiled, select, exclude, state)
+    if not chosen.models:
         console.print("Nothing selected to build.")
         return
     options = BuildOptions(threads=threads or compiled.project.config.threads,
-                           full_refresh=full_refresh)
+                           full_refresh=full_refresh, fail_fast=fail_fast)
     try:
         with console.build_progress() as progress:
-            result = run(compiled, plan, options, progress)
+            result = run(compiled, chosen, options, progress)
     except BuildInterrupted as stop:  # Ctrl-C: say what was published and what was not
         result = stop.run
     write_run_results(compiled, result)
+    write_dbt_run_results(compiled, result)
     console.diagnostics(result.notes)
     console.run_summary(result)
     if result.interrupted:
@@ -236,9 +230,10 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
 @project_dir_option
 @selection_options
 @threads_option
+@fail_fast_option
 @handle_errors
 def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
-                 threads: int | None) -> None:
+                 state: Path | None, threads: int | None, fail_fast: bool) -> None:
     """Run the data tests on the published ports and models; exit status 1 if any fails.
 
     Column tests come from the contracts in product.yml (not_null, unique, accepted_values,
@@ -248,17 +243,19 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
     from dpsql.build.testing import run_tests, select_tests
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_test_results
+    from dpsql.outputs.dbt_artifacts import write_dbt_test_results
 
     console = Console(Path.cwd())
     compiled = _compile(project_dir, console)
-    tests = select_tests(compiled, _plan(compiled, select, exclude))
+    tests = select_tests(compiled, plan(compiled, select, exclude, state))
     if not tests:
         console.print("No data tests selected.")
         return
     result = run_tests(compiled, tests, threads or compiled.project.config.threads,
-                       console.check_result)
+                       console.check_result, fail_fast=fail_fast)
     write_test_results(compiled, result)
-    failed = [r for r in result.results if not r.ok and r.diagnostic is not None]
+    write_dbt_test_results(compiled, result)
+    failed = [r for r in result.results if r.status != "pass" and r.diagnostic is not None]
     console.diagnostics(r.diagnostic for r in failed if r.diagnostic is not None)
     console.test_summary(result)
     if not result.ok:
