@@ -37,6 +37,7 @@ from dpsql.build.engines.duckdb import (
     read_catalog,
     read_columns,
 )
+from dpsql.build.input_tests import run_input_tests
 from dpsql.build.materialize import Audit, Job, materialize
 from dpsql.build.plan import Plan
 from dpsql.build.results import (
@@ -48,6 +49,7 @@ from dpsql.build.results import (
     SUCCESS,
     UNCHANGED,
     BuildInterrupted,
+    CheckResult,
     ModelResult,
     RunResult,
 )
@@ -118,7 +120,7 @@ def run(compiled: CompiledProject, plan: Plan, options: BuildOptions | None = No
             compiled, build.tests_by_model)
         results, interrupted = build.execute(chosen, reporter)
         outcome = RunResult(results, time.perf_counter() - started, tuple(build.notes),
-                            interrupted, build.stopped)
+                            interrupted, build.stopped, build.input_checks)
         if interrupted:
             raise BuildInterrupted(outcome)
         return outcome
@@ -142,6 +144,7 @@ class _Build:
     pending_rows: list[state.Row] = field(default_factory=list)
     notes: list[Diagnostic] = field(default_factory=list)  # warnings for the run's result
     stopped: bool = False  # --fail-fast stopped the build at a failure
+    input_checks: tuple[CheckResult, ...] = ()  # the tests on inputs read by rebuilt models
     _reads: dict[str, tuple[set[str], set[tuple[str, str]]]] = field(default_factory=dict)
 
     def reads(self, mid: ModelId) -> tuple[set[str], set[tuple[str, str]]]:
@@ -191,6 +194,9 @@ class _Build:
         published, broken = file_inputs.publish(con, files, catalog)
         self.pending_rows.extend(published)
         self.broken_inputs.update(broken)
+        reads = (port for mid in rebuild for port in self.reads(mid)[1] if port not in broken)
+        self.input_checks, failed = run_input_tests(con, compiled, reads)
+        self.broken_inputs.update(failed)
         log.info("rebuilding %d models, %d unchanged", len(rebuild), len(self.unchanged))
 
     def _load_state(self, catalog: Catalog, columns: Sequence[Column]) -> bool:

@@ -68,6 +68,7 @@ class RunResult:
     notes: tuple[Diagnostic, ...] = ()  # warnings about the warehouse (a repaired state table)
     interrupted: bool = False  # stopped by Ctrl-C: some models have INTERRUPTED or NOT_RUN
     stopped: bool = False  # stopped by --fail-fast at a failure: the same statuses
+    input_checks: tuple[CheckResult, ...] = ()  # tests on file and table inputs, run first
 
     @property
     def ok(self) -> bool:

@@ -59,7 +59,9 @@ def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SA
 def _fail_hint(test: DataTest) -> str:
     if test.kind == "singular":
         return "the test query must return no rows; the sample shows the first ones it returned"
-    return f"fix the model feeding `{test.model}`, or the rule in the contract"
+    if test.input is not None:
+        return f"fix the data of input `{test.input}` of `{test.product}`, or the test in its product.yml"
+    return f"fix the model `{test.model}` (or its data), or the test in product.yml"
 
 
 def _error_hint(test: DataTest) -> str:

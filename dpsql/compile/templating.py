@@ -29,6 +29,7 @@ from dpsql.compile.sandbox import (
     TemplateRefused,
     metered,
 )
+from dpsql.compile.testblocks import TestBlocks
 from dpsql.core.errors import Diagnostic, Location, did_you_mean, error
 from dpsql.core.project import (
     MATERIALIZATIONS,
@@ -303,6 +304,7 @@ class Renderer:
             loader=MacroLoader((product.spec.path, self.project.root), files),
         )
         env.globals.update(_GLOBALS)
+        env.add_extension(TestBlocks)  # `{% test %}` blocks: custom generic tests
         diagnostics: list[Diagnostic] = []
         for path in files:
             try:

@@ -265,7 +265,7 @@ def _write_results(compiled: CompiledProject, results: Iterable[dict[str, Any]],
 def write_dbt_run_results(compiled: CompiledProject, run: RunResult) -> Path:
     """A build's results: one per model, and one per data test run on a new version."""
     tests = {t.name: t for t in compiled.tests}
-    out: list[dict[str, Any]] = []
+    out = [_test_result(tests[c.name], c) for c in run.input_checks if c.name in tests]
     for result in run.results:
         out.append(_model_result(compiled, result))
         out.extend(_test_result(tests[c.name], c, result.started_at)
