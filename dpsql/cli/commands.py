@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dpsql.cli import logs
 from dpsql.cli.mesh import base_option, diff
 from dpsql.cli.options import (
     INTERRUPTED,
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 @click.group(name="dpsql", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dpsql")
 @click.option("-v", "--verbose", is_flag=True, help="Log what dpsql does, step by step.")
-def main(verbose: bool) -> None:
+@click.option("--log-format", type=click.Choice(logs.FORMATS), default="text", show_default=True,
+              help="json: target/dpsql.log holds JSON lines, and build and test print their "
+                   "events (START and END per model, TEST per test) as JSON lines.")
+def main(verbose: bool, log_format: str) -> None:
     """dpsql compiles data products: folders of Jinja-templated SQL models with declared input
     and output ports. It parses every model with sqlglot, checks that products fit together,
     traces lineage across them, and builds the results into one DuckDB file.
@@ -48,6 +52,9 @@ def main(verbose: bool) -> None:
     # sqlglot warns about shapes it cannot analyse (a PIVOT in a CTE); dpsql reports what that
     # means for the user itself (DP502), so its notes show with --verbose only
     logging.getLogger("sqlglot").setLevel(logging.INFO if verbose else logging.ERROR)
+    for handler in logging.getLogger().handlers:  # the log file takes INFO, stderr does not
+        handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    logs.set_format(log_format)
 
 
 main.add_command(diff)
@@ -71,6 +78,8 @@ def _compile(project_dir: Path, console: Console, *, write: bool = True) -> Comp
     # the stamp describes the files as they were before the compile read them
     snapshot = stamp.Snapshot.take(root) if write and not up_to_date else None
     project = load_project(project_dir)
+    if write:
+        logs.open_log_file(project.root)
     if snapshot is not None:
         snapshot.add_project(project)
     cache = CompileCache.load(project.root)
@@ -109,9 +118,13 @@ def _write_outputs(compiled: CompiledProject) -> list[Path]:
 
 @main.command(short_help="Write compiled SQL and the manifest (no warehouse).")
 @project_dir_option
+@selection_options
 @handle_errors
-def compile(project_dir: Path) -> None:
-    """Render, parse and resolve every model; write target/compiled/ and target/manifest.json.
+def compile(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
+            state: Path | None) -> None:
+    """Render, parse and resolve every model; write target/compiled/ and target/manifest.json
+    (and target/dbt/manifest.json). With --select, also print the compiled SQL of each
+    selected model.
 
     Nothing is read from or written to the warehouse.
     """
@@ -120,6 +133,13 @@ def compile(project_dir: Path) -> None:
     from dpsql.load.config import environment
 
     console = Console(Path.cwd())
+    if select or exclude or state:
+        compiled = _compile(project_dir, console)
+        for mid in plan(compiled, select, exclude, state).models:
+            click.echo(f"-- {mid}: target/compiled/{mid.replace('.', '/', 1)}.sql\n"
+                       f"{compiled.models[mid].sql.rstrip()}\n")
+        console.print(_summary(compiled))
+        return
     last = stamp.unchanged(project_dir.resolve(), environment())
     if last is not None:  # nothing a compile reads has changed: its outputs stand
         console.diagnostics(last["warnings"])
@@ -212,14 +232,14 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     options = BuildOptions(threads=threads or compiled.project.config.threads,
                            full_refresh=full_refresh, fail_fast=fail_fast)
     try:
-        with console.build_progress() as progress:
-            result = run(compiled, chosen, options, progress)
+        with logs.build_reporter(console) as reporter:
+            result = run(compiled, chosen, options, reporter)
     except BuildInterrupted as stop:  # Ctrl-C: say what was published and what was not
         result = stop.run
     write_run_results(compiled, result)
     write_dbt_run_results(compiled, result)
     console.diagnostics(result.notes)
-    console.run_summary(result)
+    logs.build_summary(console, result)
     if result.interrupted:
         sys.exit(INTERRUPTED)
     if not result.ok:
@@ -252,12 +272,12 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
         console.print("No data tests selected.")
         return
     result = run_tests(compiled, tests, threads or compiled.project.config.threads,
-                       console.check_result, fail_fast=fail_fast)
+                       logs.test_reporter(console), fail_fast=fail_fast)
     write_test_results(compiled, result)
     write_dbt_test_results(compiled, result)
     failed = [r for r in result.results if r.status != "pass" and r.diagnostic is not None]
     console.diagnostics(r.diagnostic for r in failed if r.diagnostic is not None)
-    console.test_summary(result)
+    logs.test_summary(console, result)
     if not result.ok:
         sys.exit(1)
 
@@ -267,41 +287,39 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
 @click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: products, ports and deprecated ports, for tools.")
+@selection_options
+@click.option("--output", type=click.Choice(["selector", "name", "path", "json"]), default=None,
+              help="List the selected nodes (models, their tests, the inputs they read) one per "
+                   "line, as `dbt ls` does: dpsql's names, names, file paths, or JSON objects.")
+@click.option("--resource-type", "resource_types", multiple=True,
+              type=click.Choice(["model", "test", "source"]), help="Only nodes of this type.")
 @handle_errors
-def ls(project_dir: Path, columns: bool, fmt: str) -> None:
+def ls(project_dir: Path, columns: bool, fmt: str, select: tuple[str, ...],
+       exclude: tuple[str, ...], state: Path | None, output: str | None,
+       resource_types: tuple[str, ...]) -> None:
     """List the data products with their domain, owner, version and ports; for a deprecated
-    port, the products that still read it."""
+    port, the products that still read it. With --select, --exclude, --output or
+    --resource-type: the selected nodes instead, one per line (as `dbt ls`)."""
     import json
 
     from dpsql.cli.console import Console
-    from dpsql.cli.listing import as_json, deprecation_lines
+    from dpsql.cli.listing import as_json, print_products
     from dpsql.load.loader import load_project
 
     console = Console(Path.cwd())
+    if select or exclude or output or resource_types or state:
+        from dpsql.cli.nodes import node_lines
+
+        compiled = _compile(project_dir, console, write=False)
+        chosen = plan(compiled, select, exclude, state)
+        for line in node_lines(compiled, chosen, output or "selector", resource_types):
+            click.echo(line)
+        return
     project = load_project(project_dir)
     if fmt == "json":
         click.echo(json.dumps(as_json(project), indent=2))
         return
-    rows = []
-    for product in sorted(project.products, key=lambda p: (p.spec.domain, p.name)):
-        spec = product.spec
-        inputs = ", ".join(
-            f"{i.product}.{i.port}" if i.kind == "product" else f"{i.name} ({i.kind})"
-            for i in spec.inputs)
-        ports = ", ".join(f"{spec.name}.{o.name}" for o in spec.outputs)
-        rows.append([spec.domain, spec.name, str(spec.version), spec.owner, ports, inputs])
-    console.table(f"Data products in {project.config.name}",
-                  ["domain", "product", "version", "owner", "output ports", "inputs"], rows)
-    for line in deprecation_lines(project):
-        console.print(line)
-    if columns:
-        for product in project.products:
-            for port in product.spec.outputs:
-                cols = port.columns or ()
-                console.print(f"{product.name}.{port.name}: " + (
-                    ", ".join(f"{c.name} {c.type}" + (f" [{', '.join(c.classifications)}]"
-                                                     if c.classifications else "")
-                              for c in cols) if cols else "(no contract)"))
+    print_products(console, project, columns)
 
 
 @main.command(short_help="Write a small working workspace into DIRECTORY.")
