@@ -54,6 +54,7 @@ def main(verbose: bool, log_format: str) -> None:
     logging.getLogger("sqlglot").setLevel(logging.INFO if verbose else logging.ERROR)
     for handler in logging.getLogger().handlers:  # the log file takes INFO, stderr does not
         handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    logs.close_log_file()  # an earlier command's, when several run in one process
     logs.set_format(log_format)
 
 

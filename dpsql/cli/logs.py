@@ -75,7 +75,9 @@ def open_log_file(root: Path) -> Path | None:
 def close_log_file() -> None:
     handler = _state["handler"]
     if handler is not None:
-        logging.getLogger("dpsql").removeHandler(handler)
+        logger = logging.getLogger("dpsql")
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
         handler.close()
         _state["handler"] = None
 

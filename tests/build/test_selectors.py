@@ -4,6 +4,7 @@ workspace is compared with the same selection computed here, from the graph the 
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -197,6 +198,30 @@ def test_state_modified_against_a_previous_target(workspace: tuple[Path, Spec],
     below = modified | _reach(_down(spec), modified - {"p0.extra"})
     assert _ls(copy, "-s", "state:modified+", *args) == below
     assert _ls(copy, "-s", "state:unmodified", *args) == set(spec) - modified
+    # a port's contract
+    yml = copy / "d1/p3/product.yml"
+    yml.write_text(yml.read_text().replace("{name: x, type: bigint}",
+                                           "{name: x, type: bigint, description: changed}"))
+    assert _ls(copy, "-s", "state:modified.contract", *args) == set()
+    yml.write_text(yml.read_text().replace("type: bigint, description", "type: hugeint, "
+                                           "description"))
+    port = copy / "d1/p3/models/m4.sql"
+    config, body = port.read_text().split("\n", 1)
+    port.write_text(f"{config}\nselect x::hugeint as x from ({body})\n")
+    assert _ls(copy, "-s", "state:modified.contract", *args) == {"p3.m4"}
+
+
+def test_compile_and_ls_outputs(workspace: tuple[Path, Spec]) -> None:
+    root, spec = workspace
+    result = run_cli("compile", "-p", str(root), "--select", "p1.m0")
+    assert result.exit_code == 0, explain(result)
+    compiled = (root / "target/compiled/p1/m0.sql").read_text().strip()
+    assert f"-- p1.m0: target/compiled/p1/m0.sql\n{compiled}" in result.output
+    names = run_cli("ls", "-p", str(root), "-s", "p0", "--resource-type", "model",
+                    "--output", "name").stdout.split()
+    assert sorted(names) == sorted(m.split(".")[1] for m in spec if m.startswith("p0."))
+    paths = run_cli("ls", "-p", str(root), "-s", "p0.m0", "--output", "path").stdout.split()
+    assert paths == ["d0/p0/models/staging/m0.sql"]
 
 
 FAILING = {
@@ -228,3 +253,43 @@ def test_fail_fast_and_result_selectors(tmp_path: Path) -> None:
     assert set(found.values()) <= {"error", "not_run"}, found
     assert found["p.c_ok"] == "not_run" and found["p.b_bad"] == "not_run"
     assert "--fail-fast" in result.output
+
+
+TESTED = {
+    "dpsql.yml": "name: tf\nwarehouse: wh.duckdb\n",
+    "data/v.csv": "x\n1\n2\n",
+    "p/product.yml": """
+        name: p
+        version: 1.0.0
+        inputs:
+          - {name: raw, file: ../data/v.csv}
+        models:
+          - name: a
+            columns:
+              - {name: x, tests: [unique, not_null]}
+          - name: b
+            columns:
+              - {name: y, tests: [not_null]}
+    """,
+    "p/models/a.sql": "select x from {{ input('raw') }}\n",
+    "p/models/b.sql": "select 1 as y\n",
+}
+
+
+def test_results_of_tests_and_fail_fast_in_dpsql_test(tmp_path: Path) -> None:
+    root = write_files(tmp_path / "tf", {**TESTED, "data/v.csv": "x\n1\n1\n"})
+    assert build(root, ok=False).exit_code == 1  # a's unique test fails: not published
+    assert _ls(root, "-s", "result:fail") == {"p.a"}
+    write_files(root, {"data/v.csv": "x\n1\n2\n"})
+    build(root)
+    # the view reads the file: new rows break both of a's tests, without a rebuild
+    write_files(root, {"data/v.csv": "x\n1\n1\n\n"})
+    result = run_cli("test", "-p", str(root), "--threads", "1")
+    assert result.exit_code == 1 and "2 failed" in result.output, explain(result)
+    assert _ls(root, "-s", "result:fail") == {"p.a"}
+    assert _ls(root, "-s", "result:pass") == {"p.b"}
+    result = run_cli("--log-format", "json", "test", "-p", str(root), "-x", "--threads", "1")
+    assert result.exit_code == 1, explain(result)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["event"] for e in events] == ["TEST", "SUMMARY"], events
+    assert events[0]["status"] == "fail" and events[-1]["not_run"] == 2
