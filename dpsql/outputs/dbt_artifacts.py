@@ -68,8 +68,9 @@ def _database(compiled: CompiledProject) -> str:
 
 
 def _rel(path: Path, root: Path) -> str:
+    """`path` relative to `root` (the loader's paths are under the resolved workspace root)."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
 
