@@ -80,7 +80,8 @@ class Console:
             self._interrupted_summary(run)
             return
         for check in run.input_checks:  # tests on inputs ran before the models
-            self.check_result(check)
+            if check.status != "pass":
+                self.check_result(check)
         built, same = run.count(SUCCESS), run.with_status(UNCHANGED)
         bad = run.count("error") + run.count(FAIL)
         skip = run.count(SKIPPED)

@@ -134,6 +134,7 @@ def test_tests_on_models_and_inputs_run_in_build_and_test(tmp_path: Path) -> Non
     assert check.exit_code == 0 and "DP207" not in check.output, explain(check)
     result = build(root)
     assert "WARN  not_null(orders.raw_orders.amount): 1 NULL rows" in result.output
+    assert "PASS  unique(orders.raw_orders.order_id)" not in result.output
     results = run_results(root)
     assert {t["name"] for t in results["orders.stg_orders"]["tests"]} == {
         "row_count_at_least(orders.stg_orders)",

@@ -70,13 +70,15 @@ def test_run_results_are_dbt_v6_run_results(shop: Path) -> None:
     raw = _json(shop / "target" / "dbt" / "run_results.json")
     assert type(parse_run_results(raw)).__name__ == "RunResultsV6"
     manifest = _json(shop / "target" / "dbt" / "manifest.json")
-    own = {r["id"]: r for r in _json(shop / "target" / "run_results.json")["results"]}
+    mine = _json(shop / "target" / "run_results.json")
+    own = {r["id"]: r for r in mine["results"]}
     models = [r for r in raw["results"] if r["unique_id"].startswith("model.")]
     assert {r["unique_id"] for r in models} == {f"model.{m}" for m in own}
     assert all(r["unique_id"] in manifest["nodes"] for r in raw["results"])
     assert {r["status"] for r in models} == {"success"}
     tests = [r for r in raw["results"] if r["unique_id"].startswith("test.")]
-    ran = sum(len(r["tests"]) for r in own.values())
+    ran = sum(len(r["tests"]) for r in own.values()) + len(mine.get("input_tests", []))
+    assert mine.get("input_tests")  # the example tests its raw orders' keys
     assert len(tests) == ran and {t["status"] for t in tests} == {"pass"}
     # dpsql test rewrites it with one result per data test
     result = run_cli("test", "-p", str(shop))
