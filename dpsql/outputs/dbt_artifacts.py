@@ -145,8 +145,9 @@ def _test_node(compiled: CompiledProject, test: DataTest) -> dict[str, Any]:
         "compiled": True, "compiled_code": test.sql,
     }
     if generic:
-        kwargs = {k: v for k, v in test.kwargs.items()}
-        kwargs.setdefault("column_name", test.column)
+        kwargs = dict(test.kwargs)
+        if test.column is not None:
+            kwargs.setdefault("column_name", test.column)
         node.update(column_name=test.column, attached_node=model_uid(test.model)
                     if test.model is not None and test.model in compiled.models else None,
                     test_metadata={"name": test.kind, "kwargs": kwargs, "namespace": None})
@@ -155,9 +156,8 @@ def _test_node(compiled: CompiledProject, test: DataTest) -> dict[str, Any]:
 
 def _test_parents(compiled: CompiledProject, test: DataTest) -> list[str]:
     parents = [model_uid(d) for d in test.depends_on if d in compiled.models]
-    if test.model and test.model not in compiled.models:  # a test on an input: a source
-        product, _, name = test.model.partition(".")
-        parents.append(source_uid(product, name))
+    if test.input is not None and not parents:  # a test on a file or table input: a source
+        parents.append(source_uid(test.product, test.input))
     return parents
 
 

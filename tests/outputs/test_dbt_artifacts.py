@@ -62,8 +62,11 @@ def test_manifest_is_a_dbt_v12_manifest(shop: Path) -> None:
              for i in spec["inputs"] if i["kind"] != "product"}
     assert sources == files
     tests = [n for n in raw["nodes"].values() if n["resource_type"] == "test"]
-    assert tests and all(set(t["depends_on"]["nodes"]) <= set(raw["nodes"]) | sources
-                         for t in tests)
+    assert tests and all(t["depends_on"]["nodes"] and set(t["depends_on"]["nodes"])
+                         <= set(raw["nodes"]) | sources for t in tests)
+    # a test on a file input depends on its source
+    on_input = [t for t in tests if t["name"] == "unique_orders_raw_orders_order_id"]
+    assert [t["depends_on"]["nodes"] for t in on_input] == [["source.orders.orders.raw_orders"]]
 
 
 def test_run_results_are_dbt_v6_run_results(shop: Path) -> None:
