@@ -135,10 +135,10 @@ def compile(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]
 
     console = Console(Path.cwd())
     if select or exclude or state:
+        from dpsql.cli.nodes import compiled_sql
+
         compiled = _compile(project_dir, console)
-        for mid in plan(compiled, select, exclude, state).models:
-            click.echo(f"-- {mid}: target/compiled/{mid.replace('.', '/', 1)}.sql\n"
-                       f"{compiled.models[mid].sql.rstrip()}\n")
+        click.echo(compiled_sql(compiled, plan(compiled, select, exclude, state)), nl=False)
         console.print(_summary(compiled))
         return
     last = stamp.unchanged(project_dir.resolve(), environment())
@@ -313,8 +313,8 @@ def ls(project_dir: Path, columns: bool, fmt: str, select: tuple[str, ...],
 
         compiled = _compile(project_dir, console, write=False)
         chosen = plan(compiled, select, exclude, state)
-        for line in node_lines(compiled, chosen, output or "selector", resource_types):
-            click.echo(line)
+        click.echo("".join(f"{line}\n" for line in node_lines(
+            compiled, chosen, output or "selector", resource_types)), nl=False)
         return
     project = load_project(project_dir)
     if fmt == "json":

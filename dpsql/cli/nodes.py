@@ -53,3 +53,10 @@ def _line(name: str, node: dict[str, Any], output: str) -> str:
         return json.dumps({"id": name, **data})
     prefix = "source:" if node["resource_type"] == "source" else ""
     return prefix + name
+
+
+def compiled_sql(compiled: CompiledProject, plan: Plan) -> str:
+    """`dpsql compile --select`: each selected model's compiled SQL, under its file's name."""
+    return "".join(f"-- {mid}: target/compiled/{mid.replace('.', '/', 1)}.sql\n"
+                   f"{compiled.models[mid].sql.rstrip()}\n\n" for mid in plan.models)
+
