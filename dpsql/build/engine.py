@@ -37,15 +37,19 @@ from dpsql.build.engines.duckdb import (
     read_catalog,
     read_columns,
 )
+from dpsql.build.input_tests import run_input_tests
 from dpsql.build.materialize import Audit, Job, materialize
 from dpsql.build.plan import Plan
 from dpsql.build.results import (
+    ERROR,
+    FAIL,
     INTERRUPTED,
     NOT_RUN,
     SKIPPED,
     SUCCESS,
     UNCHANGED,
     BuildInterrupted,
+    CheckResult,
     ModelResult,
     RunResult,
 )
@@ -72,6 +76,11 @@ log = logging.getLogger("dpsql")
 class BuildOptions:
     threads: int = 1
     full_refresh: bool = False  # rebuild everything; incremental models from scratch
+    fail_fast: bool = False  # stop at the first model that fails (dbt's --fail-fast)
+
+
+class FailFast(Exception):
+    """Raised in the scheduler's thread at the first failure of a --fail-fast build."""
 
 
 class Reporter(Protocol):
@@ -111,7 +120,7 @@ def run(compiled: CompiledProject, plan: Plan, options: BuildOptions | None = No
             compiled, build.tests_by_model)
         results, interrupted = build.execute(chosen, reporter)
         outcome = RunResult(results, time.perf_counter() - started, tuple(build.notes),
-                            interrupted)
+                            interrupted, build.stopped, build.input_checks)
         if interrupted:
             raise BuildInterrupted(outcome)
         return outcome
@@ -134,6 +143,8 @@ class _Build:
     fingerprints: state.Fingerprints | None = None
     pending_rows: list[state.Row] = field(default_factory=list)
     notes: list[Diagnostic] = field(default_factory=list)  # warnings for the run's result
+    stopped: bool = False  # --fail-fast stopped the build at a failure
+    input_checks: tuple[CheckResult, ...] = ()  # the tests on inputs read by rebuilt models
     _reads: dict[str, tuple[set[str], set[tuple[str, str]]]] = field(default_factory=dict)
 
     def reads(self, mid: ModelId) -> tuple[set[str], set[tuple[str, str]]]:
@@ -183,6 +194,9 @@ class _Build:
         published, broken = file_inputs.publish(con, files, catalog)
         self.pending_rows.extend(published)
         self.broken_inputs.update(broken)
+        reads = (port for mid in rebuild for port in self.reads(mid)[1] if port not in broken)
+        self.input_checks, failed = run_input_tests(con, compiled, reads)
+        self.broken_inputs.update(failed)
         log.info("rebuilding %d models, %d unchanged", len(rebuild), len(self.unchanged))
 
     def _load_state(self, catalog: Catalog, columns: Sequence[Column]) -> bool:
@@ -250,16 +264,18 @@ class _Build:
             results[mid] = ModelResult(mid, UNCHANGED, message="unchanged since the last build",
                                        relation=str(model.relation),
                                        materialized=model.config.materialized)
-        interrupted = False
+        interrupted = stopped = False
         try:
             if self.jobs:
                 self._schedule(audits, reporter, results)
         except KeyboardInterrupt:
             interrupted = True
+        except FailFast:
+            stopped = self.stopped = True
         finally:
             self._record(results)
-        if interrupted:
-            return self.not_run(results), True
+        if interrupted or stopped:
+            return self.not_run(results), interrupted
         return tuple(results[m] for m in self.plan.models if m in results), False
 
     def not_run(self, results: Mapping[str, ModelResult]) -> tuple[ModelResult, ...]:
@@ -270,8 +286,10 @@ class _Build:
             if mid in results:
                 out.append(results[mid])
             elif model.config.materialized != Materialization.EPHEMERAL:
-                out.append(ModelResult(mid, NOT_RUN, message="not run: the build was "
-                                       "interrupted; the previous version stays",
+                why = ("stopped at the first failure (--fail-fast)" if self.stopped
+                       else "the build was interrupted")
+                out.append(ModelResult(mid, NOT_RUN, message=f"not run: {why}; the previous "
+                                       "version stays",
                                        relation=str(model.relation),
                                        materialized=model.config.materialized))
         return tuple(out)
@@ -348,6 +366,9 @@ class _Progress(Hooks[ModelId, ModelResult]):
         log.info("%s %s (%.2fs)", result.status, task, result.seconds)
         if self.reporter is not None:
             self.reporter.finished(result, done, self.total)
+        if self.build.options.fail_fast and result.status in (ERROR, FAIL):
+            self.build.stopped = True
+            raise FailFast(task)
 
     def interrupt(self) -> None:  # Ctrl-C: stop the queries; their transactions roll back
         self.cursors.interrupt()
@@ -358,8 +379,9 @@ class _Progress(Hooks[ModelId, ModelResult]):
             self.results[task] = result  # it finished (and, if a success, was published)
             return
         model = self.build.compiled.models[task]
+        why = "stopped (--fail-fast)" if self.build.stopped else "interrupted"
         self.results[task] = ModelResult(
-            task, INTERRUPTED, message="interrupted while it ran: rolled back, the previous "
+            task, INTERRUPTED, message=f"{why} while it ran: rolled back, the previous "
             "version stays", relation=str(model.relation), materialized=model.config.materialized)
 
 

@@ -32,7 +32,8 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "pass"
+        """Passed, or failed with severity warn (reported, but failing nothing)."""
+        return self.status in ("pass", "warn")
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "status": self.status, "failures": self.failures,
@@ -66,6 +67,8 @@ class RunResult:
     seconds: float
     notes: tuple[Diagnostic, ...] = ()  # warnings about the warehouse (a repaired state table)
     interrupted: bool = False  # stopped by Ctrl-C: some models have INTERRUPTED or NOT_RUN
+    stopped: bool = False  # stopped by --fail-fast at a failure: the same statuses
+    input_checks: tuple[CheckResult, ...] = ()  # tests on file and table inputs, run first
 
     @property
     def ok(self) -> bool:
@@ -92,12 +95,13 @@ class TestRun:
 
     results: tuple[CheckResult, ...]
     seconds: float
+    not_run: int = 0  # tests left out when --fail-fast stopped the run
 
     __test__ = False  # not a pytest class
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return all(r.ok for r in self.results) and not self.not_run
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)

@@ -16,13 +16,13 @@ from dpsql.build.engines.duckdb import Cursors, connect
 from dpsql.build.plan import Plan
 from dpsql.build.results import CheckResult, TestRun
 from dpsql.compile.datatests import SAMPLE_ROWS
-from dpsql.core.errors import error, error_text
+from dpsql.core.errors import error, error_text, warning
 from dpsql.core.project import CompiledProject, DataTest
 
 # what one failing row of each kind of test is, for messages
 NOUNS = {"not_null": "NULL rows", "unique": "duplicated values",
          "accepted_values": "unexpected values", "relationships": "values with no match",
-         "singular": "rows"}
+         "singular": "rows", "expression_is_true": "rows"}
 
 
 def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SAMPLE_ROWS
@@ -46,6 +46,11 @@ def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SA
     shown = tuple(tuple("NULL" if v is None else str(v) for v in row[:-1]) for row in rows)
     noun = NOUNS.get(test.kind, "rows")
     message = f"{count} {noun}"
+    if test.severity == "warn":  # reported, but fails neither the build nor the test run
+        return CheckResult(test.name, "warn", count, columns, shown, message, seconds,
+                           warning("DP606", f"test {test.name} found {message} (severity "
+                                   "warn: reported, not failed)", test.location,
+                                   _fail_hint(test)))
     return CheckResult(test.name, "fail", count, columns, shown, message, seconds,
                        error("DP604", f"test {test.name} failed: {message}", test.location,
                              _fail_hint(test)))
@@ -54,7 +59,9 @@ def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SA
 def _fail_hint(test: DataTest) -> str:
     if test.kind == "singular":
         return "the test query must return no rows; the sample shows the first ones it returned"
-    return f"fix the model feeding `{test.model}`, or the rule in the contract"
+    if test.input is not None:
+        return f"fix the data of input `{test.input}` of `{test.product}`, or the test in its product.yml"
+    return f"fix the model `{test.model}` (or its data), or the test in product.yml"
 
 
 def _error_hint(test: DataTest) -> str:
@@ -75,8 +82,10 @@ def select_tests(compiled: CompiledProject, plan: Plan) -> list[DataTest]:
 
 
 def run_tests(compiled: CompiledProject, tests: Sequence[DataTest], threads: int = 1,
-              on_result: Callable[[CheckResult], None] | None = None) -> TestRun:
-    """Run data tests on the published relations, read-only, `threads` at a time."""
+              on_result: Callable[[CheckResult], None] | None = None, *,
+              fail_fast: bool = False) -> TestRun:
+    """Run data tests on the published relations, read-only, `threads` at a time; with
+    `fail_fast`, the first failure stops the others (they are counted as not run)."""
     started = time.perf_counter()
     con = connect(compiled.project.config.warehouse, read_only=True)
     cursors = Cursors(con)
@@ -89,6 +98,9 @@ def run_tests(compiled: CompiledProject, tests: Sequence[DataTest], threads: int
             results[futures[future].name] = result
             if on_result is not None:
                 on_result(result)
+            if fail_fast and not result.ok:
+                cursors.interrupt()
+                break
     except BaseException:
         cursors.interrupt()
         raise
@@ -97,4 +109,4 @@ def run_tests(compiled: CompiledProject, tests: Sequence[DataTest], threads: int
         cursors.close()
         con.close()
     ordered = tuple(results[t.name] for t in tests if t.name in results)
-    return TestRun(ordered, time.perf_counter() - started)
+    return TestRun(ordered, time.perf_counter() - started, len(tests) - len(ordered))

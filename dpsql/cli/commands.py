@@ -9,30 +9,30 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from dpsql.cli import logs
 from dpsql.cli.adopt import import_group
 from dpsql.cli.mesh import base_option, diff
-from dpsql.cli.options import (
-    INTERRUPTED,
-    handle_errors,
-    project_dir_option,
-    selection_options,
-    threads_option,
-)
+from dpsql.cli.options import INTERRUPTED, handle_errors, project_dir_option, threads_option
 from dpsql.cli.overlap import overlap
+from dpsql.cli.selecting import fail_fast_option, plan, selection_options
 from dpsql.core import __version__
 
 if TYPE_CHECKING:
     from dpsql.cli.console import Console
     from dpsql.core.project import CompiledProject
 
+
 @click.group(name="dpsql", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dpsql")
 @click.option("-v", "--verbose", is_flag=True, help="Log what dpsql does, step by step.")
-def main(verbose: bool) -> None:
+@click.option("--log-format", type=click.Choice(logs.FORMATS), default="text", show_default=True,
+              help="json: target/dpsql.log holds JSON lines, and build and test print their "
+                   "events (START and END per model, TEST per test) as JSON lines.")
+def main(verbose: bool, log_format: str) -> None:
     """dpsql compiles data products: folders of Jinja-templated SQL models with declared input
     and output ports. It parses every model with sqlglot, checks that products fit together,
     traces lineage across them, and builds the results into one DuckDB file.
@@ -49,6 +49,10 @@ def main(verbose: bool) -> None:
     # sqlglot warns about shapes it cannot analyse (a PIVOT in a CTE); dpsql reports what that
     # means for the user itself (DP502), so its notes show with --verbose only
     logging.getLogger("sqlglot").setLevel(logging.INFO if verbose else logging.ERROR)
+    for handler in logging.getLogger().handlers:  # the log file takes INFO, stderr does not
+        handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    logs.close_log_file()  # an earlier command's, when several run in one process
+    logs.set_format(log_format)
 
 
 main.add_command(diff)
@@ -73,6 +77,8 @@ def _compile(project_dir: Path, console: Console, *, write: bool = True) -> Comp
     # the stamp describes the files as they were before the compile read them
     snapshot = stamp.Snapshot.take(root) if write and not up_to_date else None
     project = load_project(project_dir)
+    if write:
+        logs.open_log_file(project.root)
     if snapshot is not None:
         snapshot.add_project(project)
     cache = CompileCache.load(project.root)
@@ -100,29 +106,24 @@ def _write_outputs(compiled: CompiledProject) -> list[Path]:
     from dpsql.compile.stamp import output_error
     from dpsql.core.errors import DpsqlError
     from dpsql.outputs.artifacts import write_compiled, write_manifest
+    from dpsql.outputs.dbt_artifacts import write_dbt_manifest
 
     try:
-        return [write_manifest(compiled), *write_compiled(compiled)]
+        return [write_manifest(compiled), write_dbt_manifest(compiled), *write_compiled(compiled)]
     except OSError as exc:
         where = Path(exc.filename) if isinstance(exc.filename, str) else compiled.project.root
         raise DpsqlError([output_error(where, exc.strerror or str(exc))]) from None
 
 
-def _plan(compiled: CompiledProject, select: tuple[str, ...], exclude: tuple[str, ...]) -> Any:
-    from dpsql.build.plan import SelectionError
-    from dpsql.build.plan import select as select_models
-
-    try:
-        return select_models(compiled, select, exclude)
-    except SelectionError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--select' / '--exclude'") from None
-
-
 @main.command(short_help="Write compiled SQL and the manifest (no warehouse).")
 @project_dir_option
+@selection_options
 @handle_errors
-def compile(project_dir: Path) -> None:
-    """Render, parse and resolve every model; write target/compiled/ and target/manifest.json.
+def compile(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
+            state: Path | None) -> None:
+    """Render, parse and resolve every model; write target/compiled/ and target/manifest.json
+    (and target/dbt/manifest.json). With --select, also print the compiled SQL of each
+    selected model.
 
     Nothing is read from or written to the warehouse.
     """
@@ -131,6 +132,13 @@ def compile(project_dir: Path) -> None:
     from dpsql.load.config import environment
 
     console = Console(Path.cwd())
+    if select or exclude or state:
+        from dpsql.cli.nodes import compiled_sql
+
+        compiled = _compile(project_dir, console)
+        click.echo(compiled_sql(compiled, plan(compiled, select, exclude, state)), nl=False)
+        console.print(_summary(compiled))
+        return
     last = stamp.unchanged(project_dir.resolve(), environment())
     if last is not None:  # nothing a compile reads has changed: its outputs stand
         console.diagnostics(last["warnings"])
@@ -189,12 +197,13 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
 @project_dir_option
 @selection_options
 @threads_option
+@fail_fast_option
 @click.option("--full-refresh", is_flag=True,
               help="Rebuild every selected model, changed or not; incremental models are "
                    "rebuilt from scratch.")
 @handle_errors
 def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
-          threads: int | None, full_refresh: bool) -> None:
+          state: Path | None, threads: int | None, fail_fast: bool, full_refresh: bool) -> None:
     """Compile, then materialize the selected models into the warehouse in dependency order.
 
     Output ports go to schema <product>, internal models to <product>_internal. Models whose
@@ -207,6 +216,7 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     from dpsql.build.engine import BuildInterrupted, BuildOptions, run
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_run_results
+    from dpsql.outputs.dbt_artifacts import write_dbt_run_results
 
     console = Console(Path.cwd())
     try:
@@ -214,20 +224,21 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     except KeyboardInterrupt:
         console.interrupted("before the build started: nothing was published")
         sys.exit(INTERRUPTED)
-    plan = _plan(compiled, select, exclude)
-    if not plan.models:
+    chosen = plan(compiled, select, exclude, state)
+    if not chosen.models:
         console.print("Nothing selected to build.")
         return
     options = BuildOptions(threads=threads or compiled.project.config.threads,
-                           full_refresh=full_refresh)
+                           full_refresh=full_refresh, fail_fast=fail_fast)
     try:
-        with console.build_progress() as progress:
-            result = run(compiled, plan, options, progress)
+        with logs.build_reporter(console) as reporter:
+            result = run(compiled, chosen, options, reporter)
     except BuildInterrupted as stop:  # Ctrl-C: say what was published and what was not
         result = stop.run
     write_run_results(compiled, result)
+    write_dbt_run_results(compiled, result)
     console.diagnostics(result.notes)
-    console.run_summary(result)
+    logs.build_summary(console, result)
     if result.interrupted:
         sys.exit(INTERRUPTED)
     if not result.ok:
@@ -238,9 +249,10 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
 @project_dir_option
 @selection_options
 @threads_option
+@fail_fast_option
 @handle_errors
 def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
-                 threads: int | None) -> None:
+                 state: Path | None, threads: int | None, fail_fast: bool) -> None:
     """Run the data tests on the published ports and models; exit status 1 if any fails.
 
     Column tests come from the contracts in product.yml (not_null, unique, accepted_values,
@@ -250,19 +262,21 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
     from dpsql.build.testing import run_tests, select_tests
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_test_results
+    from dpsql.outputs.dbt_artifacts import write_dbt_test_results
 
     console = Console(Path.cwd())
     compiled = _compile(project_dir, console)
-    tests = select_tests(compiled, _plan(compiled, select, exclude))
+    tests = select_tests(compiled, plan(compiled, select, exclude, state))
     if not tests:
         console.print("No data tests selected.")
         return
     result = run_tests(compiled, tests, threads or compiled.project.config.threads,
-                       console.check_result)
+                       logs.test_reporter(console), fail_fast=fail_fast)
     write_test_results(compiled, result)
-    failed = [r for r in result.results if not r.ok and r.diagnostic is not None]
+    write_dbt_test_results(compiled, result)
+    failed = [r for r in result.results if r.status != "pass" and r.diagnostic is not None]
     console.diagnostics(r.diagnostic for r in failed if r.diagnostic is not None)
-    console.test_summary(result)
+    logs.test_summary(console, result)
     if not result.ok:
         sys.exit(1)
 
@@ -272,41 +286,39 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
 @click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: products, ports and deprecated ports, for tools.")
+@selection_options
+@click.option("--output", type=click.Choice(["selector", "name", "path", "json"]), default=None,
+              help="List the selected nodes (models, their tests, the inputs they read) one per "
+                   "line, as `dbt ls` does: dpsql's names, names, file paths, or JSON objects.")
+@click.option("--resource-type", "resource_types", multiple=True,
+              type=click.Choice(["model", "test", "source"]), help="Only nodes of this type.")
 @handle_errors
-def ls(project_dir: Path, columns: bool, fmt: str) -> None:
+def ls(project_dir: Path, columns: bool, fmt: str, select: tuple[str, ...],
+       exclude: tuple[str, ...], state: Path | None, output: str | None,
+       resource_types: tuple[str, ...]) -> None:
     """List the data products with their domain, owner, version and ports; for a deprecated
-    port, the products that still read it."""
+    port, the products that still read it. With --select, --exclude, --output or
+    --resource-type: the selected nodes instead, one per line (as `dbt ls`)."""
     import json
 
     from dpsql.cli.console import Console
-    from dpsql.cli.listing import as_json, deprecation_lines
+    from dpsql.cli.listing import as_json, print_products
     from dpsql.load.loader import load_project
 
     console = Console(Path.cwd())
+    if select or exclude or output or resource_types or state:
+        from dpsql.cli.nodes import node_lines
+
+        compiled = _compile(project_dir, console, write=False)
+        chosen = plan(compiled, select, exclude, state)
+        click.echo("".join(f"{line}\n" for line in node_lines(
+            compiled, chosen, output or "selector", resource_types)), nl=False)
+        return
     project = load_project(project_dir)
     if fmt == "json":
         click.echo(json.dumps(as_json(project), indent=2))
         return
-    rows = []
-    for product in sorted(project.products, key=lambda p: (p.spec.domain, p.name)):
-        spec = product.spec
-        inputs = ", ".join(
-            f"{i.product}.{i.port}" if i.kind == "product" else f"{i.name} ({i.kind})"
-            for i in spec.inputs)
-        ports = ", ".join(f"{spec.name}.{o.name}" for o in spec.outputs)
-        rows.append([spec.domain, spec.name, str(spec.version), spec.owner, ports, inputs])
-    console.table(f"Data products in {project.config.name}",
-                  ["domain", "product", "version", "owner", "output ports", "inputs"], rows)
-    for line in deprecation_lines(project):
-        console.print(line)
-    if columns:
-        for product in project.products:
-            for port in product.spec.outputs:
-                cols = port.columns or ()
-                console.print(f"{product.name}.{port.name}: " + (
-                    ", ".join(f"{c.name} {c.type}" + (f" [{', '.join(c.classifications)}]"
-                                                     if c.classifications else "")
-                              for c in cols) if cols else "(no contract)"))
+    print_products(console, project, columns)
 
 
 @main.command(short_help="Write a small working workspace into DIRECTORY.")

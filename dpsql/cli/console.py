@@ -79,6 +79,9 @@ class Console:
         if run.interrupted:
             self._interrupted_summary(run)
             return
+        for check in run.input_checks:  # tests on inputs ran before the models
+            if check.status != "pass":
+                self.check_result(check)
         built, same = run.count(SUCCESS), run.with_status(UNCHANGED)
         bad = run.count("error") + run.count(FAIL)
         skip = run.count(SKIPPED)
@@ -92,6 +95,10 @@ class Console:
         if bad or skip:
             text += f": {bad} failed, {skip} skipped"
         self.out.print(escape(text), style="bold red" if bad or skip else "bold green")
+        if run.stopped:
+            self.out.print(escape(f"Stopped at the first failure (--fail-fast): "
+                                  f"{run.count(NOT_RUN) + run.count(INTERRUPTED)} not run, "
+                                  "each keeps its previous version"), style="bold red")
         if same:
             names = ", ".join(r.id for r in same[:_LISTED])
             more = f" and {len(same) - _LISTED} more" if len(same) > _LISTED else ""
@@ -121,10 +128,14 @@ class Console:
     def test_summary(self, run: TestRun) -> None:
         passed, failed, errors = run.count("pass"), run.count("fail"), run.count("error")
         text = f"Ran {len(run.results)} tests in {run.seconds:.2f}s: {passed} passed"
+        if run.count("warn"):
+            text += f", {run.count('warn')} warned"
         if failed:
             text += f", {failed} failed"
         if errors:
             text += f", {errors} could not run"
+        if run.not_run:
+            text += f"; stopped at the first failure (--fail-fast): {run.not_run} not run"
         self.out.print(escape(text), style="bold green" if run.ok else "bold red")
 
     def table(self, title: str, columns: list[str], rows: Iterable[Iterable[str]]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dpsql.cli.console import Console
 from dpsql.compile.checks.deprecation import readers, replacement
 from dpsql.core.project import Project
 from dpsql.core.specs import InputSpec
@@ -75,3 +76,28 @@ def as_json(project: Project) -> dict[str, Any]:
         })
     return {"workspace": project.config.name, "products": products,
             "deprecated_ports": deprecated_ports(project)}
+
+
+def print_products(console: Console, project: Project, columns: bool) -> None:
+    """The table of products `dpsql ls` prints, its deprecated ports, and with `columns` each
+    port's columns."""
+    rows = []
+    for product in sorted(project.products, key=lambda p: (p.spec.domain, p.name)):
+        spec = product.spec
+        inputs = ", ".join(
+            f"{i.product}.{i.port}" if i.kind == "product" else f"{i.name} ({i.kind})"
+            for i in spec.inputs)
+        ports = ", ".join(f"{spec.name}.{o.name}" for o in spec.outputs)
+        rows.append([spec.domain, spec.name, str(spec.version), spec.owner, ports, inputs])
+    console.table(f"Data products in {project.config.name}",
+                  ["domain", "product", "version", "owner", "output ports", "inputs"], rows)
+    for line in deprecation_lines(project):
+        console.print(line)
+    if columns:
+        for product in project.products:
+            for port in product.spec.outputs:
+                cols = port.columns or ()
+                console.print(f"{product.name}.{port.name}: " + (
+                    ", ".join(f"{c.name} {c.type}" + (f" [{', '.join(c.classifications)}]"
+                                                     if c.classifications else "")
+                              for c in cols) if cols else "(no contract)"))

@@ -22,16 +22,6 @@ def project_dir_option(func: F) -> F:
     )(func)
 
 
-def selection_options(func: F) -> F:
-    func = click.option("-s", "--select", "select", multiple=True, metavar="SELECTOR",
-                        help="Models to include: a product, product.model, +x / x+ for "
-                             "ancestors / descendants, domain:NAME, tag:NAME. Repeatable; "
-                             "space-separated selectors are unioned, comma-joined ones "
-                             "intersected.")(func)
-    return click.option("-x", "--exclude", "exclude", multiple=True, metavar="SELECTOR",
-                        help="Models to leave out, in the same syntax as --select.")(func)
-
-
 def handle_errors(func: F) -> F:
     """Turn a DpsqlError into its diagnostics on stderr and exit status 1, never a traceback;
     Ctrl-C into exit status 130."""

@@ -25,7 +25,8 @@ from dpsql.core.project import CompiledModel, Materialization
 STATUS = {"success": ("OK", "green"), "error": ("ERROR", "bold red"),
           "fail": ("FAIL", "bold red"), "skipped": ("SKIP", "yellow"),
           "unchanged": ("SAME", "dim"), "pass": ("PASS", "green"),
-          "interrupted": ("STOP", "yellow"), "not_run": ("-", "yellow")}
+          "interrupted": ("STOP", "yellow"), "not_run": ("-", "yellow"),
+          "warn": ("WARN", "yellow")}
 
 
 def result_line(result: ModelResult, index: int, total: int) -> str:
@@ -56,7 +57,7 @@ def detail_lines(result: ModelResult, base: Path | None = None) -> list[str]:
         prefix = "error" + code + ": " if result.status in ("error", "fail") else ""
         lines.append(f"      {prefix}{result.message}")
     for check in result.checks:
-        if not check.ok:
+        if check.status != "pass":  # failed, could not run, or a warning
             lines.extend(check_lines(check, indent="      "))
     return lines
 
@@ -64,7 +65,7 @@ def detail_lines(result: ModelResult, base: Path | None = None) -> list[str]:
 def check_lines(check: CheckResult, indent: str = "") -> list[str]:
     label, _ = STATUS.get(check.status, ("ERROR", "bold red"))
     head = f"{indent}{label:<5} {check.name}"
-    if check.ok:
+    if check.status == "pass":
         return [f"{head} ({check.seconds:.2f}s)"]
     lines = [f"{head}: {check.message}"]
     if check.sample:

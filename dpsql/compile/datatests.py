@@ -1,6 +1,7 @@
 """Data tests: each is a query that returns the rows breaking a rule; zero rows means it passes.
 
-Column tests come from the contracts in product.yml (`tests:` under a port's column):
+Built-in tests, declared on columns of ports, models and inputs in product.yml (where:
+testdefs.py), each may carry `config: {where: ..., severity: warn}`:
 
     not_null                                   the column holds no NULL
     unique                                     no value appears twice (NULLs are ignored)
@@ -15,85 +16,104 @@ the count of failing rows and a sample.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
+import sqlglot
 from sqlglot import exp
 
 from dpsql.compile import sql as sqlmod
+from dpsql.compile.testdefs import BUILTIN_TESTS, Entry
 from dpsql.core.dtypes import canonical
-from dpsql.core.errors import Diagnostic, Location, closest, error
-from dpsql.core.project import CompiledModel, DataTest, ModelId, Product, Project
+from dpsql.core.errors import Diagnostic, Location, error
+from dpsql.core.project import CompiledModel, DataTest, ModelId, Product, Project, model_id
 from dpsql.core.relations import Relation
-from dpsql.core.specs import ColumnSpec, OutputSpec
 
-COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships")
+COLUMN_TESTS = BUILTIN_TESTS
 SAMPLE_ROWS = 5
 _COUNT = "__dpsql_failures"
 
 
 # --- definitions (compile time) -------------------------------------------------------------
 
-
-def column_tests(project: Project, product: Product, models: Mapping[str, CompiledModel]
-                 ) -> tuple[list[DataTest], list[Diagnostic]]:
-    """The tests declared on the columns of a product's output ports."""
-    tests: list[DataTest] = []
-    problems: list[Diagnostic] = []
-    for port in product.spec.outputs:
-        model_id = product.port_model_id(port.name)
-        if model_id is None or model_id not in models:
-            continue  # the model did not compile; its own diagnostic says why
-        for column in port.columns or ():
-            for raw in column.tests:
-                test, problem = _column_test(project, product, port, column, raw, model_id, models)
-                if test is not None:
-                    tests.append(test)
-                if problem is not None:
-                    problems.append(problem)
-    return tests, problems
+Inline = Callable[[exp.Query], exp.Query]  # ephemeral models read by a test become CTEs
 
 
-def _column_test(project: Project, product: Product, port: OutputSpec, column: ColumnSpec,
-                 raw: Any, model_id: str, models: Mapping[str, CompiledModel]
-                 ) -> tuple[DataTest | None, Diagnostic | None]:
-    where = column.location or port.location
-    kind, args = _kind_and_args(raw)
-    if kind not in COLUMN_TESTS:
-        close = closest(str(kind), COLUMN_TESTS)
-        hint = f"did you mean `{close}`?" if close else "known tests: " + ", ".join(COLUMN_TESTS)
-        return None, error("DP601", f"unknown test `{kind}` on column `{column.name}` of port "
-                           f"`{product.name}.{port.name}`", where, hint)
-    relation = Relation(product.name, port.name)
-    name = f"{kind}({relation}.{column.name})"
-    depends = [model_id]
+def builtin_test(project: Project, entry: Entry, models: Mapping[str, CompiledModel],
+                 inline: Inline) -> tuple[DataTest | None, Diagnostic | None]:
+    """One of the four built-in tests, as a query (`where:` narrows the tested rows)."""
+    target, column, kind, args = entry.target, entry.column, entry.kind, entry.args
+    where = entry.location
+    if column is None:
+        return None, error("DP602", f"`{kind}` tests a column: declare it under a column of "
+                           f"`{target.label}`", where, "move it to `columns: - name: ... "
+                           f"tests: [{kind}]`")
+    condition, problem = condition_of(entry)
+    if problem is not None:
+        return None, problem
+    tested = _source(target.relation, condition, "child" if kind == "relationships" else None)
+    name = f"{kind}({target.label}.{column})"
+    depends: list[str] = [target.model] if target.model else []
     if kind in ("not_null", "unique"):
-        query = _not_null(relation, column.name) if kind == "not_null" else _unique(
-            relation, column.name)
+        query = _not_null(tested, column) if kind == "not_null" else _unique(tested, column)
     elif kind == "accepted_values":
         values = args.get("values") if isinstance(args, dict) else args
         if (not isinstance(values, list) or not values
                 or not all(isinstance(v, str | int | float | bool) for v in values)):
-            return None, error("DP602", f"accepted_values on `{product.name}.{port.name}."
-                               f"{column.name}` needs a list of values", where,
-                               "write `{accepted_values: [a, b, c]}`")
-        if any(isinstance(v, bool) for v in values) and _is_text(column.type):
-            return None, error("DP602", f"accepted_values on `{product.name}.{port.name}."
-                               f"{column.name}` holds a boolean, but the column is text",
-                               where, "YAML reads unquoted yes/no/on/off/true/false (and NO, "
+            return None, error("DP602", f"accepted_values on `{target.label}.{column}` needs a "
+                               "list of values", where, "write `{accepted_values: [a, b, c]}`")
+        if any(isinstance(v, bool) for v in values) and _is_text(target.types.get(column)):
+            return None, error("DP602", f"accepted_values on `{target.label}.{column}` holds a "
+                               "boolean, but the column is text", where,
+                               "YAML reads unquoted yes/no/on/off/true/false (and NO, "
                                "the country) as booleans: quote them, e.g. ['NO', 'SE']")
-        query = _accepted_values(relation, column.name, values)
+        query = _accepted_values(tested, column, values)
     else:
-        target, problem = _relationship_target(project, product, args, column, where, models)
-        if target is None:
+        found, problem = _relationship_target(project, target.product, args, column, where,
+                                              models)
+        if found is None:
             return None, problem
-        parent, field, parent_model = target
-        query = _relationships(relation, column.name, parent, field)
-        name = f"relationships({relation}.{column.name} -> {parent}.{field})"
+        parent, field, parent_model = found
+        query = _relationships(tested, column, parent, field)
+        name = f"relationships({target.label}.{column} -> {parent}.{field})"
         if parent_model is not None and parent_model not in depends:
             depends.append(parent_model)
-    return DataTest(name, kind, product.name, sqlmod.generate(query), tuple(depends), where,
-                    model=model_id, column=column.name, check_sql=_check_sql(query)), None
+    if entry.where:
+        name += f" where {entry.where}"
+    tree = inline(query)
+    kwargs = dict(args) if isinstance(args, dict) else ({"values": args} if args else {})
+    return DataTest(name, kind, target.product.name, sqlmod.generate(tree), tuple(depends),
+                    where, model=target.model, column=column, check_sql=check_sql(tree),
+                    severity=entry.severity, where=entry.where, input=target.input,
+                    kwargs=MappingProxyType(kwargs)), None
+
+
+def condition_of(entry: Entry) -> tuple[exp.Expr | None, Diagnostic | None]:
+    """`where:` parsed as a DuckDB condition (None when there is none)."""
+    if entry.where is None:
+        return None, None
+    try:
+        return sqlglot.condition(entry.where, dialect=sqlmod.DIALECT), None
+    except sqlglot.errors.ParseError:
+        return None, error("DP602", f"`where: {entry.where}` of test `{entry.kind}` on "
+                           f"`{entry.target.label}` is not a SQL condition", entry.location,
+                           "write a condition on the tested relation's columns, e.g. "
+                           "`where: \"status <> 'returned'\"`")
+
+
+def restrict(tree: exp.Query, relation: Relation, condition: exp.Expr) -> exp.Query:
+    """`tree` reading only the rows of `relation` that `condition` keeps (dbt's `where:`)."""
+    def swap(node: exp.Expr) -> exp.Expr:
+        if (isinstance(node, exp.Table) and node.name == relation.name
+                and node.db == relation.schema):
+            alias = node.alias or relation.name
+            return _source(relation, condition, alias)
+        return node
+    found = tree.transform(swap)
+    assert isinstance(found, exp.Query)
+    return found
 
 
 def _is_text(type_text: str | None) -> bool:
@@ -105,47 +125,64 @@ def _is_text(type_text: str | None) -> bool:
         return False
 
 
-def _kind_and_args(raw: Any) -> tuple[str, Any]:
-    if isinstance(raw, str):
-        return raw, None
-    if isinstance(raw, dict) and len(raw) == 1:
-        (kind, args), = raw.items()
-        return str(kind), args
-    return repr(raw), None
-
-
-def _relationship_target(project: Project, product: Product, args: Any, column: ColumnSpec,
+def _relationship_target(project: Project, product: Product, args: Any, column: str,
                          where: Location, models: Mapping[str, CompiledModel]
                          ) -> tuple[tuple[Relation, str, str | None] | None, Diagnostic | None]:
-    """The relation, column and model a `relationships` test points at."""
-    if not isinstance(args, dict) or not isinstance(args.get("to"), str):
-        return None, error("DP602", f"relationships on column `{column.name}` needs `to:`",
+    """The relation, column and model a `relationships` test points at: a port or model of
+    the product, one of its inputs, or any product's port (a test is no dependency, so a port
+    downstream of the product is fine: no product cycle)."""
+    to = args.get("to") if isinstance(args, dict) else None
+    if not isinstance(to, str):
+        return None, error("DP602", f"relationships on column `{column}` needs `to:`",
                            where, "write `{relationships: {to: customers.customers, "
-                           "field: customer_id}}` (to: a port of this product or a declared input)")
-    to = str(args["to"])
-    field = str(args.get("field") or column.name)
-    owner, _, port_name = to.rpartition(".")
+                           "field: customer_id}}` (to: a port or model, or an input)")
+    to = _unref(to)
+    field = str(args.get("field") or column)
+    owner, _, name = to.rpartition(".")
     spec = product.spec
-    if owner in ("", product.name) and spec.output(port_name) is not None:
-        model_id = product.port_model_id(port_name)
-        return (Relation(product.name, port_name), field,
-                model_id if model_id in models else None), None
-    for inp in spec.inputs:
-        hit = (inp.name == to) if not owner else (
-            inp.kind == "product" and inp.product == owner and inp.port == port_name)
-        if hit:
+    if owner in ("", product.name):
+        if spec.output(name) is not None:
+            mid = product.port_model_id(name)
+            return (Relation(product.name, name), field, mid if mid in models else None), None
+        if name in product.model_names and model_id(product.name, name) in models:
+            mid = model_id(product.name, name)
+            return (models[mid].relation, field, mid), None
+        inp = spec.input(name)
+        if inp is not None:
             feeder: ModelId | None = None
             if inp.kind == "product":
                 producer = project.product(inp.product or "")
                 feeder = producer.port_model_id(inp.port or "") if producer else None
             return (product.relation_of_input(inp), field,
                     feeder if feeder in models else None), None
+    other = project.product(owner) if owner else None
+    if other is not None and other.spec.output(name) is not None:
+        mid = other.port_model_id(name)
+        return (Relation(other.name, name), field, mid if mid in models else None), None
     return None, error(
-        "DP603", f"relationships on column `{column.name}` points at `{to}`, which is neither "
-        f"an output port of `{product.name}` nor one of its inputs", where,
-        f"declare it under `inputs:` in {product.name}/product.yml (`product: {owner or to}`, "
-        f"`port: {port_name}`), or point at one of: "
-        + ", ".join([o.name for o in spec.outputs] + [i.name for i in spec.inputs]))
+        "DP603", f"relationships on column `{column}` points at `{to}`, which is neither a port "
+        f"or model of `{product.name}`, one of its inputs, nor a port of another product", where,
+        "name `product.port`, or one of: "
+        + ", ".join([o.name for o in spec.outputs] + sorted(product.model_names)
+                    + [i.name for i in spec.inputs]))
+
+
+def _unref(to: str) -> str:
+    """dbt's `to: ref('customers')` / `ref('customers', 'customers')` as dpsql's dotted name."""
+    found = re.fullmatch(r"\s*ref\(\s*(['\"])(\w+)\1\s*(?:,\s*(['\"])(\w+)\3\s*)?\)\s*", to)
+    if found is None:
+        return to.strip()
+    return f"{found.group(2)}.{found.group(4)}" if found.group(4) else found.group(2)
+
+
+def _source(relation: Relation, condition: exp.Expr | None, alias: str | None = None
+            ) -> exp.Expr:
+    """The tested relation, or only its rows that `condition` keeps (a subquery)."""
+    if condition is None:
+        return _table(relation, alias)
+    rows = exp.select("*").from_(_table(relation)).where(condition.copy())
+    return exp.Subquery(this=rows, alias=exp.TableAlias(
+        this=exp.to_identifier(alias or relation.name)))
 
 
 def _table(relation: Relation, alias: str | None = None) -> exp.Table:
@@ -164,29 +201,29 @@ def _counted(column: exp.Column) -> list[exp.Expr]:
     return [column, exp.alias_(exp.Count(this=exp.Star()), "n_records")]
 
 
-def _not_null(relation: Relation, column: str) -> exp.Select:
-    return exp.select("*").from_(_table(relation)).where(_col(column).is_(exp.null()))
+def _not_null(tested: exp.Expr, column: str) -> exp.Select:
+    return exp.select("*").from_(tested).where(_col(column).is_(exp.null()))
 
 
-def _unique(relation: Relation, column: str) -> exp.Select:
-    return (exp.select(*_counted(_col(column))).from_(_table(relation))
+def _unique(tested: exp.Expr, column: str) -> exp.Select:
+    return (exp.select(*_counted(_col(column))).from_(tested)
             .where(exp.not_(_col(column).is_(exp.null())))
             .group_by(_col(column))
             .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1))))
 
 
-def _accepted_values(relation: Relation, column: str, values: Sequence[Any]) -> exp.Select:
+def _accepted_values(tested: exp.Expr, column: str, values: Sequence[Any]) -> exp.Select:
     allowed = _col(column).isin(*[exp.convert(v) for v in values])
-    return (exp.select(*_counted(_col(column))).from_(_table(relation))
+    return (exp.select(*_counted(_col(column))).from_(tested)
             .where(exp.and_(exp.not_(_col(column).is_(exp.null())), exp.not_(allowed)))
             .group_by(_col(column)))
 
 
-def _relationships(relation: Relation, column: str, parent: Relation, field: str) -> exp.Select:
+def _relationships(tested: exp.Expr, column: str, parent: Relation, field: str) -> exp.Select:
     child_col = _col(column, "child")
     match = exp.select(exp.Literal.number(1)).from_(_table(parent, "parent")).where(
         exp.EQ(this=_col(field, "parent"), expression=child_col.copy()))
-    return (exp.select(*_counted(child_col)).from_(_table(relation, "child"))
+    return (exp.select(*_counted(child_col)).from_(tested)
             .where(exp.and_(exp.not_(child_col.copy().is_(exp.null())),
                             exp.not_(exp.Exists(this=match))))
             .group_by(child_col.copy()))
@@ -196,10 +233,10 @@ def singular_test(compiled: CompiledModel, tree: exp.Query) -> DataTest:
     """A `tests/*.sql` file, compiled like a model (its tree with ephemeral models inlined)."""
     return DataTest(f"{compiled.product}.{compiled.name}", "singular", compiled.product,
                     sqlmod.generate(tree), compiled.depends_on, Location(compiled.source.path, 1),
-                    check_sql=_check_sql(tree))
+                    check_sql=check_sql(tree))
 
 
-def _check_sql(query: exp.Query) -> str:
+def check_sql(query: exp.Query) -> str:
     """`SELECT *, count(*) OVER () FROM (<query>) LIMIT n`: a sample and the count, one pass."""
     count = exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), _COUNT)
     wrapped = (exp.select(exp.Star(), count)

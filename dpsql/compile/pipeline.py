@@ -21,8 +21,9 @@ from dpsql.compile.checks.contracts import check_interfaces
 from dpsql.compile.checks.deprecation import check_deprecations
 from dpsql.compile.checks.labels import check_labels
 from dpsql.compile.checks.policies import check_policies
-from dpsql.compile.datatests import column_tests, singular_test
+from dpsql.compile.datatests import singular_test
 from dpsql.compile.ephemeral import check_config, inline_ephemerals
+from dpsql.compile.generic_tests import product_tests
 from dpsql.compile.lineage import trace_lineage
 from dpsql.compile.models import bind_models
 from dpsql.compile.state import CompileState, Pass
@@ -93,9 +94,8 @@ def data_tests(state: CompileState) -> None:
     """Column tests from the port contracts, and singular tests from `<product>/tests/*.sql`."""
     assert state.inliner is not None
     for product in state.project.products:
-        found, problems = column_tests(state.project, product, state.models)
-        state.tests.extend(found)
-        state.diagnostics.extend(problems)
+        state.tests.extend(product_tests(state.project, product, state.models, state.renderer,
+                                         state.inliner.apply, state.diagnostics))
         for path in product.test_files:
             try:
                 text = read_text(path)

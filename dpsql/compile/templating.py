@@ -40,6 +40,7 @@ from dpsql.compile.sandbox import (
     TemplateRefused,
     metered,
 )
+from dpsql.compile.testblocks import TestBlocks
 from dpsql.compile.usage import Usage, shown
 from dpsql.core.errors import Diagnostic, Location, did_you_mean, error, warning
 from dpsql.core.project import (
@@ -305,6 +306,7 @@ class Renderer:
         env.globals.update(dbt_globals(target_of(self.project.config.threads,
                                                  self.project.config.warehouse.stem),
                                        Adapter(functools.partial(macro_in, env.globals, namespaces))))
+        env.add_extension(TestBlocks)  # `{% test %}` blocks: custom generic tests
         diagnostics: list[Diagnostic] = []
         for path in files:
             try:

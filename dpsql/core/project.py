@@ -179,14 +179,20 @@ class DataTest:
     """A data test: a query that returns the rows breaking a rule (zero rows: it passes)."""
 
     name: str  # `unique(orders.orders.order_id)`, `orders.one_first_order_per_customer`
-    kind: str  # not_null | unique | accepted_values | relationships | singular
+    kind: str  # not_null | unique | accepted_values | relationships | singular | a custom one
     product: str
     sql: str  # relations fully qualified, ephemeral models inlined
     depends_on: tuple[str, ...]  # ids of the models it reads
     location: Location
-    model: str | None = None  # column tests: the id of the model feeding the tested port
+    model: str | None = None  # the id of the model whose relation is tested (None: an input)
     column: str | None = None
     check_sql: str = ""  # what runs: the first failing rows, each with the count of all of them
+    severity: str = "error"  # `warn`: a failure is reported but fails neither build nor test run
+    where: str | None = None  # the `where:` config: only the rows it keeps are tested
+    input: str | None = None  # a test on an input of `product`: the input's name
+    # the test's arguments as written in YAML (generic tests), for the dbt artifacts
+    kwargs: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}),
+                                         compare=False)
 
 
 @dataclass(frozen=True)

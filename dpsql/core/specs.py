@@ -42,6 +42,7 @@ class InputSpec:
     columns: tuple[ColumnSpec, ...] = ()
     description: str = ""
     keys: KeyMap | None = field(default=None, compare=False, repr=False)  # where each key is
+    tests: tuple[Any, ...] = ()  # data tests on the whole input (not on one column)
 
     def key_location(self, key: str) -> Location:
         """Where `key:` of this input is written in product.yml (else the input itself)."""
@@ -81,6 +82,18 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    """`models:` in product.yml: tests and descriptions of a model (internal or a port's), as
+    dbt's schema.yml has them. Columns here carry tests, not a contract."""
+
+    name: str
+    location: Location
+    description: str = ""
+    columns: tuple[ColumnSpec, ...] = ()
+    tests: tuple[Any, ...] = ()  # data tests on the whole model
+
+
+@dataclass(frozen=True)
 class ProductSpec:
     name: str
     path: Path  # the product folder
@@ -94,6 +107,7 @@ class ProductSpec:
     outputs: tuple[OutputSpec, ...]
     location: Location
     keys: KeyMap | None = field(default=None, compare=False, repr=False)  # where each key is
+    models: tuple[ModelSpec, ...] = ()  # `models:`: tests on any model of the product
 
     def key_location(self, key: str) -> Location:
         """Where `key:` is written in product.yml (else the top of the file)."""

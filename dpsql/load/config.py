@@ -21,6 +21,7 @@ from dpsql.core.specs import ColumnSpec, Deprecation, InputSpec, OutputSpec, Pro
 from dpsql.core.versions import Version, parse_range, parse_version
 from dpsql.load.deprecation import successor_problems
 from dpsql.load.files import column_types, file_format_of, resolve
+from dpsql.load.modelspecs import model_specs, test_list, with_tests
 from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
 from dpsql.load.policies import column_labels, read_policies
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
@@ -32,12 +33,13 @@ _PORT_REF = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 _WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description", "policies"}
-_PRODUCT_KEYS = {"name", "domain", "owner", "description", "version", "tags", "inputs", "outputs"}
+_PRODUCT_KEYS = {"name", "domain", "owner", "description", "version", "tags", "inputs", "outputs",
+                 "models"}
 _INPUT_KEYS = {"name", "file", "format", "table", "product", "port", "version", "columns",
-               "description", "column_types"}
+               "description", "column_types", "tests", "data_tests"}
 _OUTPUT_KEYS = {"name", "model", "input", "description", "columns", "deprecated"}
 _DEPRECATED_KEYS = {"since", "sunset", "use"}
-_COLUMN_KEYS = {"name", "type", "description", "tests", "classification"}
+_COLUMN_KEYS = {"name", "type", "description", "tests", "data_tests", "classification"}
 
 
 class _Checker:
@@ -217,7 +219,8 @@ def load_product(path: Path, catalog: str = "") -> tuple[ProductSpec | None, lis
             check.fail(str(exc), ("version",), "write a semantic version such as 1.0.0")
     tags = tuple(str(t) for t in _scalars(check, data, "tags", ()))
     inputs = tuple(
-        inp for i, raw in enumerate(check.items(data, "inputs", ()))
+        with_tests(check, inp, raw, ("inputs", i))
+        for i, raw in enumerate(check.items(data, "inputs", ()))
         if (inp := _input(check, raw, ("inputs", i), folder)) is not None
     )
     outputs = tuple(
@@ -240,6 +243,7 @@ def load_product(path: Path, catalog: str = "") -> tuple[ProductSpec | None, lis
         outputs=outputs,
         location=Location(path, 1),
         keys=doc.key_map(),
+        models=model_specs(check, data, _columns),
     )
     return spec, check.diagnostics
 
@@ -405,11 +409,7 @@ def _columns(check: _Checker, data: dict[str, Any], keys: KeyPath) -> tuple[Colu
         elif type_ is not None and not valid_type(type_):
             check.fail(f"`{type_}` is not a DuckDB type", (*ckeys, "type"),
                        "use a DuckDB type such as bigint, varchar, decimal(18,2), date, timestamp")
-        tests = col.get("tests") or []
-        if not isinstance(tests, list):
-            check.fail(f"`tests` must be a list, not {_kind(tests)}", (*ckeys, "tests"),
-                       "write `tests:` followed by indented items such as `- not_null`")
-            tests = []
+        tests = test_list(check, col, ckeys)
         labels, labelled_at = column_labels(check.doc, col, ckeys, check.diagnostics)
         out.append(ColumnSpec(name, type_, check.string(col, "description", ckeys), tuple(tests),
                               check.doc.loc(*ckeys), labels, labelled_at))

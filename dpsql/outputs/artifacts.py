@@ -202,6 +202,8 @@ def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:
              "tests": [c.to_dict() for c in r.checks]}
             for r in run.results
         ],
+        **({"input_tests": [c.to_dict() for c in run.input_checks]} if run.input_checks
+           else {}),
     })
     return path
 

@@ -154,7 +154,7 @@ def test_a_test_on_a_port_that_was_never_built_cannot_run(tmp_path: Path) -> Non
     ("[not_nul]", "DP601", "did you mean `not_null`"),
     ("[{accepted_values: {}}]", "DP602", "needs a list of values"),
     ("[{relationships: {field: id}}]", "DP602", "needs `to:`"),
-    ("[{relationships: {to: nowhere.nothing}}]", "DP603", "neither an output port"),
+    ("[{relationships: {to: nowhere.nothing}}]", "DP603", "neither a port or model"),
 ], ids=["unknown", "accepted_values", "relationships_to", "relationships_target"])
 def test_bad_column_tests_are_reported_by_check(tmp_path: Path, tests: str, code: str,
                                                 words: str) -> None:

@@ -379,7 +379,7 @@ def read_workspace(root: Path) -> Workspace:
 
 def prepare_copy(source: Path, dest: Path) -> Workspace:
     """A copy of the workspace to build and perturb: no target/ or warehouse, and no data
-    tests (column tests of contracts, singular tests), which decide whether a port is
+    tests (on ports, models and inputs, singular tests), which decide whether a port is
     published, not its values, and would stop a build whose perturbed data breaks them."""
     source = source.resolve()
     ignore = shutil.ignore_patterns("target", ".git", "*.duckdb", "*.duckdb.wal", ".venv")
@@ -387,8 +387,11 @@ def prepare_copy(source: Path, dest: Path) -> Workspace:
     (dest / KEYS_FILE).write_text(json.dumps(read_workspace(source).keys), encoding="utf-8")
     for spec_path in _product_files(dest):
         spec = yaml.safe_load(spec_path.read_text(encoding="utf-8")) or {}
-        dropped = [col.pop("tests") for port in spec.get("outputs") or []
-                   for col in port.get("columns") or [] if isinstance(col, dict) and "tests" in col]
+        dropped = [col.pop(key) for side in ("outputs", "inputs") for port in spec.get(side) or []
+                   for col in [port, *(port.get("columns") or [])]
+                   for key in ("tests", "data_tests") if isinstance(col, dict) and key in col]
+        if spec.pop("models", None) is not None:  # tests on models
+            dropped.append([])
         if dropped:
             spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
         shutil.rmtree(spec_path.parent / "tests", ignore_errors=True)
