@@ -22,6 +22,7 @@ from dpsql.cli.options import (
     threads_option,
 )
 from dpsql.cli.overlap import overlap
+from dpsql.cli.targeting import target_options
 from dpsql.core import __version__
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ main.add_command(overlap)
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
     """Load and compile; print warnings; raise on errors. With `write`, target/compiled/ and
     manifest.json are written (and target/ must be writable: DP009)."""
+    from dpsql.cli.targeting import stamp_context
     from dpsql.compile import stamp
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
@@ -67,30 +69,33 @@ def _compile(project_dir: Path, console: Console, *, write: bool = True) -> Comp
     # nothing a compile reads changed: the written outputs stand (the compile still runs,
     # from the cache, because the command needs the compiled project)
     root = project_dir.resolve()
-    up_to_date = write and stamp.unchanged(root, environment()) is not None
+    outputs, context = stamp_context(project_dir)
+    up_to_date = write and stamp.unchanged(root, environment(), outputs, context) is not None
     # the stamp describes the files as they were before the compile read them
-    snapshot = stamp.Snapshot.take(root) if write and not up_to_date else None
+    snapshot = (stamp.Snapshot.take(root, outputs, context) if write and not up_to_date
+                else None)
     project = load_project(project_dir)
     if snapshot is not None:
         snapshot.add_project(project)
-    cache = CompileCache.load(project.root)
+    cache = CompileCache.load(project.root, project.config.outputs)
     compiled = compile_project(project, cache=cache)
     cache.save()
-    unwritable = stamp.target_problem(project.root) if write else None
+    unwritable = stamp.target_problem(project.root, outputs) if write else None
     if compiled.errors or unwritable is not None:
         raise DpsqlError([*compiled.diagnostics, *([unwritable] if unwritable else [])])
     warnings = [d for d in compiled.diagnostics if not d.is_error]
     if warnings:
         console.diagnostics(warnings)
     if snapshot is not None:
-        snapshot.record(env=compiled.env_read, outputs=_write_outputs(compiled),
+        snapshot.record(env={**project.config.env_read, **compiled.env_read},
+                        outputs=_write_outputs(compiled),
                         warnings=warnings, summary=_summary(compiled))
     return compiled
 
 
 def _summary(compiled: CompiledProject) -> str:
     return (f"Compiled {len(compiled.models)} models in {len(compiled.project.products)} "
-            f"products into {compiled.project.root / 'target'}")
+            f"products into {compiled.project.config.outputs}")
 
 
 def _write_outputs(compiled: CompiledProject) -> list[Path]:
@@ -118,6 +123,7 @@ def _plan(compiled: CompiledProject, select: tuple[str, ...], exclude: tuple[str
 
 @main.command(short_help="Write compiled SQL and the manifest (no warehouse).")
 @project_dir_option
+@target_options
 @handle_errors
 def compile(project_dir: Path) -> None:
     """Render, parse and resolve every model; write target/compiled/ and target/manifest.json.
@@ -125,11 +131,12 @@ def compile(project_dir: Path) -> None:
     Nothing is read from or written to the warehouse.
     """
     from dpsql.cli.console import Console
+    from dpsql.cli.targeting import stamp_context
     from dpsql.compile import stamp
     from dpsql.load.config import environment
 
     console = Console(Path.cwd())
-    last = stamp.unchanged(project_dir.resolve(), environment())
+    last = stamp.unchanged(project_dir.resolve(), environment(), *stamp_context(project_dir))
     if last is not None:  # nothing a compile reads has changed: its outputs stand
         console.diagnostics(last["warnings"])
         console.print(f"{last['summary']} (nothing changed)")
@@ -139,6 +146,7 @@ def compile(project_dir: Path) -> None:
 
 @main.command(short_help="Run every static check; report all problems at once.")
 @project_dir_option
+@target_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json prints every diagnostic as one JSON document.")
 @base_option("Also compare with this git revision or workspace copy, as `dpsql diff` does.")
@@ -161,7 +169,8 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
     try:
         project = load_project(project_dir)
         # reads the compile cache when there is one, but writes nothing
-        compiled = compile_project(project, cache=CompileCache.load(project.root))
+        compiled = compile_project(project, cache=CompileCache.load(
+            project.root, project.config.outputs))
         diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
         if base is not None:
             from dpsql.cli.mesh import base_diagnostics
@@ -185,6 +194,7 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
 
 @main.command(short_help="Compile and materialize models into the warehouse.")
 @project_dir_option
+@target_options
 @selection_options
 @threads_option
 @click.option("--full-refresh", is_flag=True,
@@ -234,6 +244,7 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
 
 @main.command(name="test", short_help="Run the data tests on the warehouse.")
 @project_dir_option
+@target_options
 @selection_options
 @threads_option
 @handle_errors
@@ -267,6 +278,7 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
 
 @main.command(name="ls", short_help="List products: domain, owner, version, ports.")
 @project_dir_option
+@target_options
 @click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: products, ports and deprecated ports, for tools.")
@@ -324,6 +336,7 @@ def init(directory: Path) -> None:
 
 @main.command(short_help="Run a read-only SQL query on the warehouse.")
 @project_dir_option
+@target_options
 @click.argument("sql")
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
               help="Rows to print at most (only these are read from the result).")
@@ -359,6 +372,7 @@ LINEAGE_FORMATS = ("text", "json", "mermaid", "dot", "openlineage")
 
 @main.command()
 @project_dir_option
+@target_options
 @click.argument("target", required=False)
 @click.option("--upstream", is_flag=True, help="Only what TARGET is computed from.")
 @click.option("--downstream", is_flag=True, help="Only what is computed from TARGET.")
@@ -409,6 +423,7 @@ def lineage(project_dir: Path, target: str | None, upstream: bool, downstream: b
 
 @main.command()
 @project_dir_option
+@target_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The folder to write (default: target/docs in the workspace).")
 @handle_errors
@@ -426,7 +441,7 @@ def docs(project_dir: Path, out: Path | None) -> None:
     compiled = _compile(project_dir, console, write=False)
     graph = build_graph(compiled)
     console.diagnostics(lineage_diagnostics(graph))
-    folder = out or compiled.project.root / "target" / "docs"
+    folder = out or compiled.project.config.outputs / "docs"
     try:
         index = write_site(graph, folder)
     except OSError as exc:

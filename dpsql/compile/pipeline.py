@@ -40,7 +40,8 @@ def compile_project(project: Project, *, infer_schemas: bool = True,
                     cache: CompileCache | None = None) -> CompiledProject:
     """Compile every model; `cache` (results of earlier compiles) skips unchanged work."""
     with collector_paused():
-        state = CompileState.start(project, cache or CompileCache(project.root), infer_schemas)
+        cache = cache or CompileCache(project.root, outputs=project.config.outputs)
+        state = CompileState.start(project, cache, infer_schemas)
         run_passes(state, PASSES)
         return state.result()
 

@@ -22,7 +22,8 @@ MANIFEST_VERSION = 1
 
 
 def target_dir(compiled: CompiledProject) -> Path:
-    return compiled.project.root / "target"
+    """target/ for the default target, target/<name>/ for another one."""
+    return compiled.project.config.outputs
 
 
 def write_json(path: Path, data: Any, *, compact: bool = False) -> None:
@@ -80,6 +81,8 @@ def manifest(compiled: CompiledProject) -> dict[str, Any]:
             "dpsql_version": __version__,
             "workspace": project.config.name,
             "warehouse": _rel(project.config.warehouse, root),
+            "target": project.config.target.name if project.config.target else None,
+            "engine": project.config.engine,
         },
         "products": {p.name: _product(p, root) for p in project.products},
         "models": {mid: _model(compiled.models[mid], root) for mid in compiled.order
