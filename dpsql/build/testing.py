@@ -38,7 +38,7 @@ def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SA
         return CheckResult(test.name, "error", message=text,
                            seconds=time.perf_counter() - started,
                            diagnostic=error("DP605", f"test {test.name} could not run: {text}",
-                                            test.location, _error_hint(test)))
+                                            test.location, error_hint(test)))
     seconds = time.perf_counter() - started
     if not rows:
         return CheckResult(test.name, "pass", seconds=seconds)
@@ -48,16 +48,16 @@ def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SA
     message = f"{count} {noun}"
     return CheckResult(test.name, "fail", count, columns, shown, message, seconds,
                        error("DP604", f"test {test.name} failed: {message}", test.location,
-                             _fail_hint(test)))
+                             fail_hint(test)))
 
 
-def _fail_hint(test: DataTest) -> str:
+def fail_hint(test: DataTest) -> str:
     if test.kind == "singular":
         return "the test query must return no rows; the sample shows the first ones it returned"
     return f"fix the model feeding `{test.model}`, or the rule in the contract"
 
 
-def _error_hint(test: DataTest) -> str:
+def error_hint(test: DataTest) -> str:
     if test.kind == "singular":
         return "fix the test's SQL; run `dpsql build` first if a relation it reads is missing"
     return "run `dpsql build` first if the port is not in the warehouse yet"

@@ -22,7 +22,7 @@ from dpsql.cli.options import (
     threads_option,
 )
 from dpsql.cli.overlap import overlap
-from dpsql.cli.targeting import target_options
+from dpsql.cli.targeting import stamp_context, target_options
 from dpsql.core import __version__
 
 if TYPE_CHECKING:
@@ -58,7 +58,6 @@ main.add_command(overlap)
 def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
     """Load and compile; print warnings; raise on errors. With `write`, target/compiled/ and
     manifest.json are written (and target/ must be writable: DP009)."""
-    from dpsql.cli.targeting import stamp_context
     from dpsql.compile import stamp
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
@@ -131,7 +130,6 @@ def compile(project_dir: Path) -> None:
     Nothing is read from or written to the warehouse.
     """
     from dpsql.cli.console import Console
-    from dpsql.cli.targeting import stamp_context
     from dpsql.compile import stamp
     from dpsql.load.config import environment
 
@@ -212,7 +210,8 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     skipped, the others still build, and the exit status is 1. Ctrl-C stops the build: what
     was published stays, what was running is rolled back, and the exit status is 130.
     """
-    from dpsql.build.engine import BuildInterrupted, BuildOptions, run
+    from dpsql.build.engine import BuildInterrupted, BuildOptions
+    from dpsql.build.runner import build as run
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_run_results
 
@@ -256,7 +255,8 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
     relationships); singular tests are the queries in <product>/tests/*.sql, which must
     return no rows. --select picks the tests that read the selected models.
     """
-    from dpsql.build.testing import run_tests, select_tests
+    from dpsql.build.runner import run_tests
+    from dpsql.build.testing import select_tests
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_test_results
 
@@ -350,14 +350,15 @@ def query(project_dir: Path, sql: str, limit: int) -> None:
     EXPORT, INSTALL, LOAD, SET, PRAGMA, CALL, DDL, DML) is refused.
     Example: dpsql query -p shop "from revenue.monthly_revenue"
     """
-    from dpsql.build.readonly import NoStatement, run_query
+    from dpsql.build.readonly import NoStatement
+    from dpsql.build.runner import run_query
     from dpsql.cli.console import Console
     from dpsql.load.config import load_workspace
 
     console = Console(Path.cwd())
     config = load_workspace(project_dir)
     try:
-        found = run_query(config.warehouse, sql, limit)
+        found = run_query(config, sql, limit)
     except NoStatement:
         raise click.BadParameter("give one read-only SQL statement, e.g. "
                                  "\"from sales.sales limit 5\"", param_hint="'SQL'") from None

@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def target_options(func: F) -> F:
     @functools.wraps(func)
-    def wrapper(*args: Any, target: str | None = None, vars_text: str | None = None,
+    def wrapper(*args: Any, target_name: str | None = None, vars_text: str | None = None,
                 **kwargs: Any) -> Any:
         from dpsql.load.targets import Choice, chosen, parse_vars
 
@@ -27,7 +27,7 @@ def target_options(func: F) -> F:
             variables = parse_vars(vars_text) if vars_text else {}
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--vars'") from None
-        with chosen(Choice(target, variables)):
+        with chosen(Choice(target_name, variables)):
             return func(*args, **kwargs)
 
     wrapper = click.option(
@@ -35,7 +35,7 @@ def target_options(func: F) -> F:
         help="Values for var() that override `vars:` in dpsql.yml, as YAML: "
              "--vars '{start_date: 2024-06-01}'.")(wrapper)
     wrapper = click.option(
-        "--target", "target", metavar="NAME", default=None,
+        "--target", "target_name", metavar="NAME", default=None,
         help="The target of dpsql.yml to use (default: `target:`, else the first of "
              "`targets:`).")(wrapper)
     return wrapper  # type: ignore[return-value]

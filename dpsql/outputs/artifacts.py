@@ -57,9 +57,14 @@ def write_compiled(compiled: CompiledProject) -> list[Path]:
         if path.parent not in folders:
             path.parent.mkdir(parents=True, exist_ok=True)
             folders.add(path.parent)
-        files = [(path, model.sql)]
-        if model.incremental_sql is not None:  # what runs when the table already exists
-            files.append((path.with_suffix(".incremental.sql"), model.incremental_sql))
+        sql, variant = model.sql, model.incremental_sql
+        translated = compiled.engine_sql  # another engine: what runs there, in its dialect
+        if translated is not None:
+            sql, variant = (translated.models.get(model.id, sql),
+                            translated.incremental.get(model.id, variant))
+        files = [(path, sql)]
+        if variant is not None:  # what runs when the table already exists
+            files.append((path.with_suffix(".incremental.sql"), variant))
         for file, sql in files:
             text = sql.rstrip() + "\n"
             try:
