@@ -102,3 +102,20 @@ BASE: dict[str, str] = {k: textwrap.dedent(v).lstrip("\n") for k, v in _BASE.ite
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
     return write_files(tmp_path / "tiny", BASE)
+
+
+@pytest.fixture(scope="session")
+def spark() -> object:
+    """One local Spark for the whole test session (the JVM takes seconds to start): every
+    `--target spark` command run in-process uses it. Small settings for small data."""
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("dpsql-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.catalogImplementation", "in-memory")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.default.parallelism", "2")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    return session

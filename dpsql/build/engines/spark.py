@@ -65,12 +65,15 @@ def unavailable(target: Target, what: str, hint: str) -> DpsqlError:
 def session(target: Target) -> Any:
     """The process's Spark session for `target`; DP414 when Spark cannot start."""
     try:
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
     except ImportError:
         raise unavailable(target, "PySpark is not installed", _INSTALL) from None
     if target.remote:
         return _remote(target, SparkSession)
-    active = SparkSession.getActiveSession()
+    # a JVM this process already runs (an earlier command, or the caller's) is used as it is
+    running = SparkContext._active_spark_context is not None
+    active = SparkSession.builder.getOrCreate() if running else None
     if active is None:
         if not _java():
             raise unavailable(target, "Java was not found", _JAVA)
@@ -155,6 +158,9 @@ class Warehouse:
         if self._session is None:
             self._session = session(self.target)
             self.attach()
+            for name, entry in self.relations.items():  # Spark keeps a file's old length
+                if entry["kind"] == "file":
+                    self._session.catalog.refreshTable(sql_name(name))
         return self._session
 
     def start(self) -> None:
