@@ -185,3 +185,12 @@ def test_a_failing_audit_keeps_the_published_version(tmp_path: Path, spark: Any)
     versions = list((root / "swh" / "ev" / "latest").iterdir())
     assert [v.name for v in versions] == [Path(published["path"]).name]  # no half version left
     assert "__dpsql_new_" not in " ".join(t.name for t in spark.catalog.listTables("ev"))
+
+
+def test_one_product_builds_against_published_ports_on_spark(shop: Path, spark: Any) -> None:
+    """`--select revenue` reads the orders and payments ports the earlier build published."""
+    before = _rows(spark, "revenue.monthly_revenue")
+    output = _ok("build", "-p", str(shop), "--target", "spark", "--select", "revenue",
+                 "--full-refresh")
+    assert "revenue.monthly_revenue" in output and "orders.fct_orders" not in output
+    assert _rows(spark, "revenue.monthly_revenue") == before
