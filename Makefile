@@ -47,4 +47,4 @@ bench: install
 	$(BIN)/python -m dpsql.bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .bench $(EXAMPLE)/target $(EXAMPLE)/warehouse.duckdb .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .bench $(EXAMPLE)/target $(EXAMPLE)/warehouse.duckdb $(EXAMPLE)/spark-warehouse .pytest_cache .mypy_cache .ruff_cache

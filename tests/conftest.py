@@ -105,7 +105,7 @@ def tiny(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark() -> object:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> object:
     """One local Spark for the whole test session (the JVM takes seconds to start): every
     `--target spark` command run in-process uses it. Small settings for small data."""
     from pyspark.sql import SparkSession
@@ -114,6 +114,7 @@ def spark() -> object:
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.catalogImplementation", "in-memory")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-default")))
                .config("spark.sql.shuffle.partitions", "2")
                .config("spark.default.parallelism", "2")
                .getOrCreate())

@@ -149,8 +149,10 @@ class _SparkBuild:
         if jobs and reporter is not None:
             reporter.begin(len(jobs))
         failed: set[str] = set()
+        running = None
         try:
             for done, mid in enumerate(order, 1):
+                running = mid
                 result = self._blocked(mid, failed)
                 if result is None:
                     if reporter is not None:
@@ -164,7 +166,7 @@ class _SparkBuild:
                     reporter.finished(result, done, len(jobs))
         except KeyboardInterrupt:
             self._cancel()
-            return self._not_run(results), True
+            return self._not_run(results, running), True
         return tuple(results[m] for m in self.plan.models if m in results), False
 
     def _blocked(self, mid: str, failed: set[str]) -> ModelResult | None:
@@ -191,16 +193,22 @@ class _SparkBuild:
         except Exception:  # Spark Connect has no SparkContext; its jobs end with the session
             log.info("could not cancel Spark's jobs")
 
-    def _not_run(self, results: dict[str, ModelResult]) -> tuple[ModelResult, ...]:
+    def _not_run(self, results: dict[str, ModelResult], running: str | None
+                 ) -> tuple[ModelResult, ...]:
+        """After Ctrl-C: the results so far; the model that was running was not published
+        (INTERRUPTED), the others were not started (NOT_RUN)."""
         out = []
         for mid in self.targets:
+            if mid in results:
+                out.append(results[mid])
+                continue
             model = self.compiled.models[mid]
-            status, message = ((INTERRUPTED, "interrupted while it ran: the previous version "
-                                "stays") if mid not in results else (NOT_RUN, ""))
-            out.append(results.get(mid) or ModelResult(
-                mid, status if status == NOT_RUN else INTERRUPTED,
-                message=message or "not run: the build was interrupted; the previous version "
-                "stays", relation=str(model.relation), materialized=model.config.materialized))
+            status, message = ((INTERRUPTED, "interrupted while it ran: not published, the "
+                                "previous version stays") if mid == running else
+                               (NOT_RUN, "not run: the build was interrupted; the previous "
+                                "version stays"))
+            out.append(ModelResult(mid, status, message=message, relation=str(model.relation),
+                                   materialized=model.config.materialized))
         return tuple(out)
 
 

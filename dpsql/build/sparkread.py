@@ -57,9 +57,7 @@ def run_query(target: Target, sql: str, limit: int) -> Rows:
         frame = warehouse.spark.sql(spark_sql)
         columns = list(frame.columns)
         rows = frame.take(limit + 1)
-    except Exception as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+    except Exception as exc:  # Spark's errors come as several classes (py4j, connect, ...)
         raise DpsqlError(error("DP403", f"query failed on Spark: {error_text(exc)}",
                                Location(QUERY_FILE, 1, 1),
                                "`dpsql ls --columns` lists every port and its columns")) from None

@@ -63,7 +63,7 @@ def materialize(warehouse: Warehouse, job: Job, compiled: CompiledProject,
     staging = Relation(model.relation.schema, STAGING + model.relation.name)
     entry: dict[str, Any] = {}
     try:
-        entry, rows = _write(warehouse, job, compiled, staging)
+        rows = _write(warehouse, job, compiled, staging, entry)
         checks = _audit(warehouse, compiled, model, staging, tests)
         bad = [c for c in checks if not c.ok]
         if bad:
@@ -79,9 +79,10 @@ def materialize(warehouse: Warehouse, job: Job, compiled: CompiledProject,
         hint = f"rebuild it whole: `dpsql build --full-refresh --select {model.id}`"
         return result(ERROR, message=str(exc), code="DP407",
                       diagnostic=error("DP407", str(exc), model.location(), hint))
+    except KeyboardInterrupt:  # Ctrl-C: what was written is not published, and goes
+        _discard(warehouse, staging, entry)
+        raise
     except Exception as exc:  # Spark's errors come as several classes (py4j, connect, ...)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
         _discard(warehouse, staging, entry)
         text = error_text(exc)
         variant = ".incremental" if mode == "incremental" else ""
@@ -92,18 +93,19 @@ def materialize(warehouse: Warehouse, job: Job, compiled: CompiledProject,
     return result(SUCCESS, rows, checks=tuple(checks))
 
 
-def _write(warehouse: Warehouse, job: Job, compiled: CompiledProject, staging: Relation
-           ) -> tuple[dict[str, Any], int | None]:
-    """The new version under the staging name: its registry entry, and its rows."""
+def _write(warehouse: Warehouse, job: Job, compiled: CompiledProject, staging: Relation,
+           entry: dict[str, Any]) -> int | None:
+    """The new version under the staging name, described in `entry` (filled in before
+    anything is written, so that a failure can remove it); its rows."""
     model = job.model
     assert compiled.engine_sql is not None
     select = typed(compiled.engine_sql.models[model.id], model.columns)
     columns = [[c.name, c.type] for c in model.columns or ()]
     warehouse.database(model.relation.schema)
     if job.mode == Materialization.VIEW:
-        entry: dict[str, Any] = {"kind": "view", "sql": select, "columns": columns}
+        entry.update(kind="view", sql=select, columns=columns)
         warehouse.register(staging, entry)
-        return entry, None
+        return None
     rows = None
     if job.mode == "incremental":
         check_columns(job)
@@ -111,12 +113,12 @@ def _write(warehouse: Warehouse, job: Job, compiled: CompiledProject, staging: R
         rows = int(warehouse.spark.sql(f"SELECT count(*) FROM ({increment}) AS i").collect()[0][0])
         select = _incremental(model, increment)
     version = warehouse.new_version(model.relation)
+    entry.update(kind="table", path=version, columns=columns)
     warehouse.spark.sql(select).write.parquet(str((warehouse.root / version).resolve()))
-    entry = {"kind": "table", "path": version, "columns": columns}
     warehouse.register(staging, entry)
     if rows is None:
         rows = int(warehouse.spark.table(sql_name(staging)).count())
-    return entry, rows
+    return rows
 
 
 def _incremental(model: CompiledModel, increment: str) -> str:
@@ -194,9 +196,7 @@ def run_test(spark: Any, test: DataTest, sql: str) -> CheckResult:
         frame = spark.sql(sql)
         columns = tuple(frame.columns)[:-1]
         rows = frame.take(SAMPLE_ROWS)
-    except Exception as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+    except Exception as exc:  # Spark's errors come as several classes (py4j, connect, ...)
         text = error_text(exc)
         return CheckResult(test.name, "error", message=text,
                            seconds=time.perf_counter() - started,

@@ -56,6 +56,7 @@ def test_every_port_has_the_rows_of_the_duckdb_build(shop: Path, spark: Any) -> 
     manifest = json.loads((shop / "target" / "manifest.json").read_text())
     ports = [m["relation"] for m in manifest["models"].values() if m.get("port")]
     assert len(ports) == 6  # the five products publish six ports
+    _ok("query", "-p", str(shop), "--target", "spark", "select 1")  # its catalog, in the session
     for relation in ports:
         on_duckdb = _duck(shop / "warehouse.duckdb", f"select * from {relation}")
         assert on_duckdb, relation
@@ -189,6 +190,7 @@ def test_a_failing_audit_keeps_the_published_version(tmp_path: Path, spark: Any)
 
 def test_one_product_builds_against_published_ports_on_spark(shop: Path, spark: Any) -> None:
     """`--select revenue` reads the orders and payments ports the earlier build published."""
+    _ok("query", "-p", str(shop), "--target", "spark", "select 1")  # its catalog, in the session
     before = _rows(spark, "revenue.monthly_revenue")
     output = _ok("build", "-p", str(shop), "--target", "spark", "--select", "revenue",
                  "--full-refresh")

@@ -78,7 +78,9 @@ def session(target: Target) -> Any:
         if not _java():
             raise unavailable(target, "Java was not found", _JAVA)
         builder = SparkSession.builder.master(target.master or "local[*]").appName("dpsql")
-        for key, value in {**_LAUNCH, **target.conf}.items():
+        own = {"spark.sql.warehouse.dir": str((target.warehouse_dir or Path("spark-warehouse"))
+                                              .resolve() / "_dpsql" / "databases")}
+        for key, value in {**_LAUNCH, **own, **target.conf}.items():
             builder = builder.config(key, value)
         try:
             active = builder.getOrCreate()
