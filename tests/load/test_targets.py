@@ -124,3 +124,18 @@ def test_bad_targets(tiny: Path, yml: str, words: list[str]) -> None:
         assert word in result.output, result.output
     assert "dpsql.yml:" in result.output
     assert not list(tiny.glob("*.duckdb")) and not (tiny / "target").exists()
+
+
+def test_every_workspace_command_takes_target_and_vars(tiny: Path) -> None:
+    from dpsql.cli.commands import main
+
+    _use(tiny, TWO_TARGETS)
+    commands = sorted(n for n, c in main.commands.items()
+                      if any("--project-dir" in p.opts for p in c.params))
+    assert {"build", "check", "compile", "diff", "docs", "lineage", "ls", "overlap", "query",
+            "test"} <= set(commands)
+    for name in commands:
+        extra = {"query": ["select 1"], "diff": ["--base", str(tiny)]}.get(name, [])
+        result = run_cli(name, "-p", str(tiny), "--target", "nope", "--vars", "{a: 1}", *extra)
+        assert result.exit_code == 1, (name, explain(result))
+        assert "DP010" in result.output and "declared targets: dev, other" in result.output, name
