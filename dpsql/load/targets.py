@@ -147,9 +147,25 @@ def _implicit(render: _Render, doc: YamlDoc, data: Mapping[str, Any], root: Path
                                  "name the DuckDB file to build into, e.g. "
                                  "`warehouse: warehouse.duckdb`"))
         return None
+    if _remote_database(doc, warehouse, ("warehouse",), diagnostics):
+        return None
     path = root / warehouse if warehouse != ":memory:" else Path(warehouse)
     return Found(Target(IMPLICIT, "duckdb", doc.loc("warehouse"), path=path),
                  root / "target", render.read)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\\)")  # md:db, s3://..., not C:\
+
+
+def _remote_database(doc: YamlDoc, path: str, keys: tuple[str, ...],
+                     diagnostics: list[Diagnostic]) -> bool:
+    """`md:bank` (MotherDuck) or a URL is not a file: refused rather than created as one."""
+    if path == ":memory:" or not _SCHEME.match(path):
+        return False
+    diagnostics.append(error("DP003", f"`{path}` is not a DuckDB file on this machine (a "
+                             "MotherDuck database or a URL), which dpsql does not build into",
+                             doc.loc(*keys), "give a file path, e.g. `warehouse.duckdb`"))
+    return True
 
 
 def _entry(render: _Render, doc: YamlDoc, name: str, raw: Any, root: Path,
@@ -175,6 +191,8 @@ def _entry(render: _Render, doc: YamlDoc, name: str, raw: Any, root: Path,
     where = doc.loc(*keys)
     if kind == "duckdb":
         path = values.get("path") or "warehouse.duckdb"
+        if _remote_database(doc, path, (*keys, "path"), diagnostics):
+            return None
         return Target(name, kind, where, path=root / path if path != ":memory:" else Path(path))
     conf = _conf(render, doc, raw.get("conf"), keys, diagnostics)
     if values.get("master") and values.get("remote"):
