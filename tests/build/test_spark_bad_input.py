@@ -148,3 +148,17 @@ def test_translated_constructs_give_duckdbs_rows(both: tuple[Any, Any], sql: str
     on_spark = spark.sql(typed(tree.sql(dialect="spark"), columns)).collect()
     expected = duck.execute(sql).fetchall()
     assert sorted((tuple(r) for r in on_spark), key=repr) == sorted(expected, key=repr)
+
+
+def test_a_second_build_of_the_same_warehouse_stops_at_once(tmp_path: Path, spark: Any) -> None:
+    import fcntl
+
+    root = _workspace(tmp_path / "w", "select i from {{ input('raw') }}")
+    lock = root / "swh" / "_dpsql" / "lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a+") as held:  # another build holds the warehouse
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run_cli("build", "-p", str(root), "--target", "spark")
+    assert result.exit_code == 1, explain(result)
+    assert "DP402" in result.output and "being built by another process" in result.output
+    assert not (root / "swh" / "_dpsql" / "registry.json").exists()
