@@ -32,17 +32,6 @@ SCALARS: dict[Any, str] = {
     T.TIMESTAMPTZ: "timestamp", T.TIMESTAMPLTZ: "timestamp",
 }
 
-# what a DuckDB type name means, for the table in docs/engines.md
-DOC_ROWS = (
-    ("BOOLEAN", "boolean"), ("TINYINT, SMALLINT, INTEGER, BIGINT", "tinyint, smallint, int, bigint"),
-    ("UTINYINT, USMALLINT, UINTEGER", "smallint, int, bigint (the next wider signed type)"),
-    ("UBIGINT", "decimal(20,0)"), ("HUGEINT", "decimal(38,0)"), ("FLOAT, DOUBLE", "float, double"),
-    ("DECIMAL(p,s)", "decimal(p,s)"), ("VARCHAR, UUID, JSON, ENUM", "string"), ("BLOB", "binary"),
-    ("DATE", "date"), ("TIMESTAMP (and _S, _MS)", "timestamp_ntz"),
-    ("TIMESTAMP WITH TIME ZONE", "timestamp"), ("T[]", "array<T>"),
-    ("STRUCT(a T, ...)", "struct<a:T,...>"), ("MAP(K, V)", "map<K,V>"),
-)
-
 
 class NoSparkType(ValueError):
     """A DuckDB type that Spark cannot hold faithfully (TIME, INTERVAL, TIMESTAMP_NS, ...)."""
