@@ -162,3 +162,18 @@ def test_a_second_build_of_the_same_warehouse_stops_at_once(tmp_path: Path, spar
     assert result.exit_code == 1, explain(result)
     assert "DP402" in result.output and "being built by another process" in result.output
     assert not (root / "swh" / "_dpsql" / "registry.json").exists()
+
+
+@pytest.mark.parametrize("sql, code, words", [
+    ("describe p.out", "DP412", "DESCRIBE is not available on Spark"),
+    ("select hash(1) as h", "DP211", "function `hash()`"),
+    ("select 1; select 2", "DP412", "one statement"),
+])
+def test_a_query_spark_cannot_run_faithfully_is_refused_first(tmp_path: Path, sql: str,
+                                                             code: str, words: str) -> None:
+    root = _workspace(tmp_path / "w", "select i from {{ input('raw') }}")
+    (root / "swh" / "_dpsql").mkdir(parents=True)
+    (root / "swh" / "_dpsql" / "registry.json").write_text('{"format": 1}')
+    result = run_cli("query", "-p", str(root), "--target", "spark", sql)
+    assert result.exit_code == 1, explain(result)
+    assert code in result.output and words in result.output, result.output
