@@ -9,7 +9,7 @@ EXAMPLE := projects/shop
 $(BIN)/dpsql: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	@touch $@
 
 install: $(BIN)/dpsql
@@ -47,4 +47,4 @@ bench: install
 	$(BIN)/python -m dpsql.bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .bench $(EXAMPLE)/target $(EXAMPLE)/warehouse.duckdb .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .bench $(EXAMPLE)/target $(EXAMPLE)/warehouse.duckdb $(EXAMPLE)/spark-warehouse .pytest_cache .mypy_cache .ruff_cache

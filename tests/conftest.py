@@ -102,3 +102,37 @@ BASE: dict[str, str] = {k: textwrap.dedent(v).lstrip("\n") for k, v in _BASE.ite
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
     return write_files(tmp_path / "tiny", BASE)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """One local Spark for the whole test session (the JVM takes seconds to start): every
+    `--target spark` command run in-process uses it. Small settings for small data.
+
+    Without Java or PySpark the Spark tests are skipped on a developer's machine, and fail in
+    CI (where .ci/run installs both)."""
+    import importlib.util
+    import os
+    import shutil
+
+    home = os.environ.get("JAVA_HOME")
+    java = shutil.which("java") or (home and Path(home, "bin", "java").is_file())
+    missing = ("Java" if not java else
+               "PySpark" if importlib.util.find_spec("pyspark") is None else None)
+    if missing is not None:
+        why = f"{missing} is not installed: `make install` and openjdk-17-jre-headless run Spark"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("dpsql-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.catalogImplementation", "in-memory")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-default")))
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.default.parallelism", "2")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -30,6 +30,8 @@ import duckdb
 from dpsql.build import file_inputs, preflight, state
 from dpsql.build.audits import attach_tests, standard_audits
 from dpsql.build.checkpoint import Checkpoints
+from dpsql.build.choose import KIND as _KIND
+from dpsql.build.choose import drifted as _drifted
 from dpsql.build.engines.duckdb import (
     Catalog,
     Cursors,
@@ -167,7 +169,8 @@ class _Build:
                    if compiled.models[m].config.materialized != Materialization.EPHEMERAL]
         built = read_columns(con, [state.TABLE, *(compiled.models[m].relation for m in targets)])
         has_state = self._load_state(catalog, built.get(state.TABLE, ()))
-        problems = preflight.check(compiled, self.plan.models, catalog, self.stored, con)
+        problems = preflight.check(compiled, self.plan.models, catalog, self.stored,
+                                   lambda relations: read_columns(con, relations))
         if problems:
             raise DpsqlError(problems)
         self.fingerprints = state.Fingerprints(compiled, set(targets), self.stored)
@@ -383,20 +386,3 @@ class _Progress(Hooks[ModelId, ModelResult]):
         self.results[task] = ModelResult(
             task, INTERRUPTED, message=f"{why} while it ran: rolled back, the previous "
             "version stays", relation=str(model.relation), materialized=model.config.materialized)
-
-
-_KIND = {Materialization.VIEW: "view", Materialization.TABLE: "table",
-         Materialization.INCREMENTAL: "table"}  # what each materialization is in the warehouse
-
-
-def _drifted(model: CompiledModel, columns: Sequence[Column] | None) -> bool:
-    """The relation's columns are not the ones the model produces (changed by hand).
-
-    An incremental table may hold its columns in another order (INSERT BY NAME)."""
-    if model.columns is None or columns is None:
-        return False
-    want = [c.name.casefold() for c in model.columns]
-    have = [c.name.casefold() for c in columns]
-    if model.config.materialized == Materialization.INCREMENTAL:
-        return set(want) != set(have)
-    return want != have

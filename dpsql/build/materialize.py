@@ -172,7 +172,7 @@ def _write_increment(cursor: duckdb.DuckDBPyConnection, job: Job) -> int | None:
     """Append the incremental query's rows; with a unique_key, replace the rows they match."""
     model = job.model
     assert model.incremental_sql is not None
-    _check_columns(job)
+    check_columns(job)
     target = model.relation.sql
     keys = model.config.unique_key
     if not keys:
@@ -188,7 +188,8 @@ def _write_increment(cursor: duckdb.DuckDBPyConnection, job: Job) -> int | None:
     return rows
 
 
-def _check_columns(job: Job) -> None:
+def check_columns(job: Job) -> None:
+    """IncrementalSchemaError when the model's columns differ from its table's."""
     model = job.model
     if model.columns is None or job.existing_columns is None:
         return

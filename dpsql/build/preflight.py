@@ -9,11 +9,9 @@ reported at once, before the first model is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-import duckdb
-
-from dpsql.build.engines.duckdb import Catalog, read_columns
+from dpsql.build.engines.duckdb import Catalog
 from dpsql.build.state import Stored
 from dpsql.compile.ephemeral import reads_through
 from dpsql.core.dtypes import canonical, widens
@@ -57,9 +55,13 @@ def _input_reading(compiled: CompiledProject, ports: Iterable[tuple[str, str]], 
     return None
 
 
+ColumnsOf = Callable[[Iterable[Relation]], Mapping[Relation, tuple[Column, ...]]]
+
+
 def check(compiled: CompiledProject, planned: Iterable[str], catalog: Catalog,
-          stored: Mapping[str, Stored], con: duckdb.DuckDBPyConnection) -> list[Diagnostic]:
-    """Every problem with what the plan reads from outside itself (an empty list: go ahead)."""
+          stored: Mapping[str, Stored], read_columns: ColumnsOf) -> list[Diagnostic]:
+    """Every problem with what the plan reads from outside itself (an empty list: go ahead).
+    `read_columns` gives the published columns of relations (in DuckDB types)."""
     reads = outside_reads(compiled, planned)
     problems: list[Diagnostic] = missing_tables(compiled, planned, catalog)
     present: dict[str, Relation] = {}
@@ -76,8 +78,7 @@ def check(compiled: CompiledProject, planned: Iterable[str], catalog: Catalog,
                 "the selection"))
         else:
             present[dep] = upstream.relation
-    columns = read_columns(con, [present[d] for d in present
-                                 if any(spec for _, spec in reads[d])])
+    columns = read_columns([present[d] for d in present if any(spec for _, spec in reads[d])])
     for dep, relation in sorted(present.items()):
         for consumer, spec in reads[dep]:
             if spec is None:

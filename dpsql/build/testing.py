@@ -38,25 +38,29 @@ def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SA
         return CheckResult(test.name, "error", message=text,
                            seconds=time.perf_counter() - started,
                            diagnostic=error("DP605", f"test {test.name} could not run: {text}",
-                                            test.location, _error_hint(test)))
+                                            test.location, error_hint(test)))
     seconds = time.perf_counter() - started
     if not rows:
         return CheckResult(test.name, "pass", seconds=seconds)
-    count = int(rows[0][-1])
     shown = tuple(tuple("NULL" if v is None else str(v) for v in row[:-1]) for row in rows)
-    noun = NOUNS.get(test.kind, "rows")
-    message = f"{count} {noun}"
+    return found_rows(test, int(rows[0][-1]), columns, shown, seconds)
+
+
+def found_rows(test: DataTest, count: int, columns: tuple[str, ...],
+               shown: tuple[tuple[str, ...], ...], seconds: float) -> CheckResult:
+    """A test that returned rows: failed, or, with severity warn, a warning (on any engine)."""
+    message = f"{count} {NOUNS.get(test.kind, 'rows')}"
     if test.severity == "warn":  # reported, but fails neither the build nor the test run
         return CheckResult(test.name, "warn", count, columns, shown, message, seconds,
                            warning("DP606", f"test {test.name} found {message} (severity "
                                    "warn: reported, not failed)", test.location,
-                                   _fail_hint(test)))
+                                   fail_hint(test)))
     return CheckResult(test.name, "fail", count, columns, shown, message, seconds,
                        error("DP604", f"test {test.name} failed: {message}", test.location,
-                             _fail_hint(test)))
+                             fail_hint(test)))
 
 
-def _fail_hint(test: DataTest) -> str:
+def fail_hint(test: DataTest) -> str:
     if test.kind == "singular":
         return "the test query must return no rows; the sample shows the first ones it returned"
     if test.input is not None:
@@ -64,7 +68,7 @@ def _fail_hint(test: DataTest) -> str:
     return f"fix the model `{test.model}` (or its data), or the test in product.yml"
 
 
-def _error_hint(test: DataTest) -> str:
+def error_hint(test: DataTest) -> str:
     if test.kind == "singular":
         return "fix the test's SQL; run `dpsql build` first if a relation it reads is missing"
     return "run `dpsql build` first if the port is not in the warehouse yet"

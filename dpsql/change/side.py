@@ -85,7 +85,9 @@ def share_schemas(one: Side, other: Side) -> None:
 def open_side(root: Path, *, use_cache: bool) -> Side:
     """Load and compile a workspace; the compile cache is read (never written) when asked."""
     project = load_project(root)
-    cache = CompileCache.load(project.root) if use_cache else CompileCache(project.root)
+    outputs = project.config.outputs
+    cache = (CompileCache.load(project.root, outputs) if use_cache
+             else CompileCache(project.root, outputs=outputs))
     compiled = compile_project(project, cache=cache)
     return Side(compiled, build_graph(compiled))
 

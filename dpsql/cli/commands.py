@@ -15,15 +15,17 @@ import click
 
 from dpsql.cli import logs
 from dpsql.cli.adopt import import_group
+from dpsql.cli.compiling import compile_workspace as _compile
+from dpsql.cli.compiling import summary as _summary
 from dpsql.cli.mesh import base_option, diff
 from dpsql.cli.options import INTERRUPTED, handle_errors, project_dir_option, threads_option
 from dpsql.cli.overlap import overlap
 from dpsql.cli.selecting import fail_fast_option, plan, selection_options
+from dpsql.cli.targeting import stamp_context, target_options
 from dpsql.core import __version__
 
 if TYPE_CHECKING:
-    from dpsql.cli.console import Console
-    from dpsql.core.project import CompiledProject
+    pass
 
 
 @click.group(name="dpsql", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -60,64 +62,10 @@ main.add_command(overlap)
 main.add_command(import_group)
 
 
-def _compile(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
-    """Load and compile; print warnings; raise on errors. With `write`, target/compiled/ and
-    manifest.json are written (and target/ must be writable: DP009)."""
-    from dpsql.compile import stamp
-    from dpsql.compile.cache import CompileCache
-    from dpsql.compile.pipeline import compile_project
-    from dpsql.core.errors import DpsqlError
-    from dpsql.load.config import environment
-    from dpsql.load.loader import load_project
-
-    # nothing a compile reads changed: the written outputs stand (the compile still runs,
-    # from the cache, because the command needs the compiled project)
-    root = project_dir.resolve()
-    up_to_date = write and stamp.unchanged(root, environment()) is not None
-    # the stamp describes the files as they were before the compile read them
-    snapshot = stamp.Snapshot.take(root) if write and not up_to_date else None
-    project = load_project(project_dir)
-    if write:
-        logs.open_log_file(project.root)
-    if snapshot is not None:
-        snapshot.add_project(project)
-    cache = CompileCache.load(project.root)
-    compiled = compile_project(project, cache=cache)
-    cache.save()
-    unwritable = stamp.target_problem(project.root) if write else None
-    if compiled.errors or unwritable is not None:
-        raise DpsqlError([*compiled.diagnostics, *([unwritable] if unwritable else [])])
-    warnings = [d for d in compiled.diagnostics if not d.is_error]
-    if warnings:
-        console.diagnostics(warnings)
-    if snapshot is not None:
-        snapshot.record(env=compiled.env_read, outputs=_write_outputs(compiled),
-                        warnings=warnings, summary=_summary(compiled))
-    return compiled
-
-
-def _summary(compiled: CompiledProject) -> str:
-    return (f"Compiled {len(compiled.models)} models in {len(compiled.project.products)} "
-            f"products into {compiled.project.root / 'target'}")
-
-
-def _write_outputs(compiled: CompiledProject) -> list[Path]:
-    """target/manifest.json and target/compiled/; DP009 if they cannot be written."""
-    from dpsql.compile.stamp import output_error
-    from dpsql.core.errors import DpsqlError
-    from dpsql.outputs.artifacts import write_compiled, write_manifest
-    from dpsql.outputs.dbt_artifacts import write_dbt_manifest
-
-    try:
-        return [write_manifest(compiled), write_dbt_manifest(compiled), *write_compiled(compiled)]
-    except OSError as exc:
-        where = Path(exc.filename) if isinstance(exc.filename, str) else compiled.project.root
-        raise DpsqlError([output_error(where, exc.strerror or str(exc))]) from None
-
-
 @main.command(short_help="Write compiled SQL and the manifest (no warehouse).")
 @project_dir_option
 @selection_options
+@target_options
 @handle_errors
 def compile(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
             state: Path | None) -> None:
@@ -139,7 +87,7 @@ def compile(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]
         click.echo(compiled_sql(compiled, plan(compiled, select, exclude, state)), nl=False)
         console.print(_summary(compiled))
         return
-    last = stamp.unchanged(project_dir.resolve(), environment())
+    last = stamp.unchanged(project_dir.resolve(), environment(), *stamp_context(project_dir))
     if last is not None:  # nothing a compile reads has changed: its outputs stand
         console.diagnostics(last["warnings"])
         console.print(f"{last['summary']} (nothing changed)")
@@ -149,6 +97,7 @@ def compile(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]
 
 @main.command(short_help="Run every static check; report all problems at once.")
 @project_dir_option
+@target_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json prints every diagnostic as one JSON document.")
 @base_option("Also compare with this git revision or workspace copy, as `dpsql diff` does.")
@@ -171,7 +120,8 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
     try:
         project = load_project(project_dir)
         # reads the compile cache when there is one, but writes nothing
-        compiled = compile_project(project, cache=CompileCache.load(project.root))
+        compiled = compile_project(project, cache=CompileCache.load(
+            project.root, project.config.outputs))
         diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
         if base is not None:
             from dpsql.cli.mesh import base_diagnostics
@@ -195,6 +145,7 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
 
 @main.command(short_help="Compile and materialize models into the warehouse.")
 @project_dir_option
+@target_options
 @selection_options
 @threads_option
 @fail_fast_option
@@ -213,7 +164,8 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     skipped, the others still build, and the exit status is 1. Ctrl-C stops the build: what
     was published stays, what was running is rolled back, and the exit status is 130.
     """
-    from dpsql.build.engine import BuildInterrupted, BuildOptions, run
+    from dpsql.build.engine import BuildInterrupted, BuildOptions
+    from dpsql.build.runner import build as run
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_run_results
     from dpsql.outputs.dbt_artifacts import write_dbt_run_results
@@ -247,6 +199,7 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
 
 @main.command(name="test", short_help="Run the data tests on the warehouse.")
 @project_dir_option
+@target_options
 @selection_options
 @threads_option
 @fail_fast_option
@@ -259,7 +212,8 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
     relationships); singular tests are the queries in <product>/tests/*.sql, which must
     return no rows. --select picks the tests that read the selected models.
     """
-    from dpsql.build.testing import run_tests, select_tests
+    from dpsql.build.runner import run_tests
+    from dpsql.build.testing import select_tests
     from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_test_results
     from dpsql.outputs.dbt_artifacts import write_dbt_test_results
@@ -283,6 +237,7 @@ def test_command(project_dir: Path, select: tuple[str, ...], exclude: tuple[str,
 
 @main.command(name="ls", short_help="List products: domain, owner, version, ports.")
 @project_dir_option
+@target_options
 @click.option("--columns", is_flag=True, help="Also list each port's columns and types.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json: products, ports and deprecated ports, for tools.")
@@ -338,6 +293,7 @@ def init(directory: Path) -> None:
 
 @main.command(short_help="Run a read-only SQL query on the warehouse.")
 @project_dir_option
+@target_options
 @click.argument("sql")
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True,
               help="Rows to print at most (only these are read from the result).")
@@ -351,14 +307,15 @@ def query(project_dir: Path, sql: str, limit: int) -> None:
     EXPORT, INSTALL, LOAD, SET, PRAGMA, CALL, DDL, DML) is refused.
     Example: dpsql query -p shop "from revenue.monthly_revenue"
     """
-    from dpsql.build.readonly import NoStatement, run_query
+    from dpsql.build.readonly import NoStatement
+    from dpsql.build.runner import run_query
     from dpsql.cli.console import Console
     from dpsql.load.config import load_workspace
 
     console = Console(Path.cwd())
     config = load_workspace(project_dir)
     try:
-        found = run_query(config.warehouse, sql, limit)
+        found = run_query(config, sql, limit)
     except NoStatement:
         raise click.BadParameter("give one read-only SQL statement, e.g. "
                                  "\"from sales.sales limit 5\"", param_hint="'SQL'") from None
@@ -373,6 +330,7 @@ LINEAGE_FORMATS = ("text", "json", "mermaid", "dot", "openlineage")
 
 @main.command()
 @project_dir_option
+@target_options
 @click.argument("target", required=False)
 @click.option("--upstream", is_flag=True, help="Only what TARGET is computed from.")
 @click.option("--downstream", is_flag=True, help="Only what is computed from TARGET.")
@@ -423,6 +381,7 @@ def lineage(project_dir: Path, target: str | None, upstream: bool, downstream: b
 
 @main.command()
 @project_dir_option
+@target_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The folder to write (default: target/docs in the workspace).")
 @handle_errors
@@ -440,7 +399,7 @@ def docs(project_dir: Path, out: Path | None) -> None:
     compiled = _compile(project_dir, console, write=False)
     graph = build_graph(compiled)
     console.diagnostics(lineage_diagnostics(graph))
-    folder = out or compiled.project.root / "target" / "docs"
+    folder = out or compiled.project.config.outputs / "docs"
     try:
         index = write_site(graph, folder)
     except OSError as exc:

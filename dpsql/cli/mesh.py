@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from dpsql.cli.options import handle_errors, project_dir_option
+from dpsql.cli.targeting import target_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,6 +24,7 @@ def base_option(help_text: str) -> Callable[[F], F]:
 
 @click.command(short_help="What a change does to every consumer, and the bump it needs.")
 @project_dir_option
+@target_options
 @base_option("A git revision (default HEAD) or a path to another copy of the workspace.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True, help="json for bots, markdown for a pull-request comment.")

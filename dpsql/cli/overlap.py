@@ -8,10 +8,12 @@ from pathlib import Path
 import click
 
 from dpsql.cli.options import handle_errors, project_dir_option
+from dpsql.cli.targeting import target_options
 
 
 @click.command(short_help="Find transformations written more than once across products.")
 @project_dir_option
+@target_options
 @click.option("--min-similarity", type=click.FloatRange(0.0, 1.0), default=0.8,
               show_default=True, help="Report only findings at least this similar.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",

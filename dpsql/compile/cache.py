@@ -47,8 +47,10 @@ def digest(*parts: str) -> str:
 class CompileCache:
     """Entries read at the start of a compile; those used or added are written at the end."""
 
-    def __init__(self, root: Path, entries: Mapping[str, Mapping[str, Any]] | None = None):
-        self.path = root / FILE
+    def __init__(self, root: Path, entries: Mapping[str, Mapping[str, Any]] | None = None,
+                 outputs: Path | None = None):
+        # `outputs`: the chosen target's folder of outputs (default: the workspace's target/)
+        self.path = root / FILE if outputs is None else outputs / FILE.relative_to("target")
         self._old: dict[str, dict[str, Any]] = {
             stage: dict(values) for stage, values in (entries or {}).items()}
         self._new: dict[str, dict[str, Any]] = {stage: {} for stage in STAGES}
@@ -56,14 +58,15 @@ class CompileCache:
         self.misses = 0
 
     @classmethod
-    def load(cls, root: Path) -> CompileCache:
+    def load(cls, root: Path, outputs: Path | None = None) -> CompileCache:
         """The cache written by the last compile; empty if there is none, or if the file is
         damaged, edited, or from another version of dpsql (then it is rebuilt)."""
-        data = read_sealed(root / FILE, "compile", FORMAT)
+        empty = cls(root, outputs=outputs)
+        data = read_sealed(empty.path, "compile", FORMAT)
         if not isinstance(data, dict) or not all(
                 isinstance(data.get(s), dict) for s in STAGES):
-            return cls(root)
-        return cls(root, {s: data[s] for s in STAGES})
+            return empty
+        return cls(root, {s: data[s] for s in STAGES}, outputs)
 
     def get(self, stage: str, key: str) -> Any | None:
         value = self._new[stage].get(key)

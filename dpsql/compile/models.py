@@ -104,7 +104,16 @@ def workspace_digest(project: Project) -> str:
     files = [project.root / "dpsql.yml", *project.macro_files,
              *(p.spec.yml for p in project.products)]
     names = ";".join(f"{p.name}:{','.join(sorted(p.model_names))}" for p in project.products)
-    return digest(files_digest(files), names)
+    return digest(files_digest(files), names, _chosen(project))
+
+
+def _chosen(project: Project) -> str:
+    """What the command line chose and dpsql.yml alone does not say: the target's engine and
+    the vars (`--vars` overrides them)."""
+    import json
+
+    config = project.config
+    return json.dumps([config.engine, dict(config.vars)], sort_keys=True, default=str)
 
 
 def to_entry(model: CompiledModel, env_read: dict[str, str | None]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from dpsql.compile.generic_tests import product_tests
 from dpsql.compile.lineage import trace_lineage
 from dpsql.compile.models import bind_models
 from dpsql.compile.state import CompileState, Pass
+from dpsql.compile.translate import translate
 from dpsql.compile.typing.infer import type_models
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, did_you_mean, error
 from dpsql.core.graph import topological_order
@@ -41,7 +42,8 @@ def compile_project(project: Project, *, infer_schemas: bool = True,
                     cache: CompileCache | None = None) -> CompiledProject:
     """Compile every model; `cache` (results of earlier compiles) skips unchanged work."""
     with collector_paused():
-        state = CompileState.start(project, cache or CompileCache(project.root), infer_schemas)
+        cache = cache or CompileCache(project.root, outputs=project.config.outputs)
+        state = CompileState.start(project, cache, infer_schemas)
         run_passes(state, PASSES)
         return state.result()
 
@@ -118,6 +120,7 @@ PASSES: tuple[Pass, ...] = (
     Pass("types", type_models, reads_trees=True, needs_schemas=True),  # trees: DP208 positions
     Pass("materializations", materializations),
     Pass("data tests", data_tests),
+    Pass("engine SQL", translate, reads_trees=True),  # Spark targets: models transpiled
     Pass("interfaces", check_interfaces, reads_trees=True),
     Pass("lineage", trace_lineage, reads_trees=True, needs_schemas=True),
     Pass("policies", check_policies),

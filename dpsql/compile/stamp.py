@@ -103,12 +103,15 @@ class Snapshot:
     files: list[list[Any]]
     inputs: list[list[Any]] = field(default_factory=list)
     warehouse: list[list[Any]] | None = None
+    outputs: Path | None = None  # the chosen target's folder (default: root/target)
+    context: Any = None  # what the command line chose (target, --vars): part of what was read
 
     @classmethod
-    def take(cls, root: Path) -> Snapshot:
+    def take(cls, root: Path, outputs: Path | None = None, context: Any = None) -> Snapshot:
         """Before the project is loaded: the workspace's own files."""
         taken = time.time_ns()
-        return cls(root, taken, _entries(_workspace_files(root), taken))
+        return cls(root, taken, _entries(_workspace_files(root), taken), outputs=outputs,
+                   context=context)
 
     def add_project(self, project: Project) -> None:
         """After loading, before compiling: the files of `file:` inputs, and the warehouse
@@ -122,7 +125,8 @@ class Snapshot:
     def record(self, *, env: Mapping[str, str | None], outputs: Iterable[Path],
                warnings: list[Diagnostic], summary: str) -> None:
         """Write the stamp after a successful compile (a failure to write only costs speed)."""
-        write_sealed(self.root / FILE, "stamp", FORMAT, {
+        write_sealed(_file(self.root, self.outputs), "stamp", FORMAT, {
+            "context": self.context,
             "files": self.files,
             "inputs": self.inputs,
             "warehouse": self.warehouse,
@@ -133,13 +137,20 @@ class Snapshot:
         })
 
 
-def unchanged(root: Path, environ: Mapping[str, str]) -> dict[str, Any] | None:
+def _file(root: Path, outputs: Path | None) -> Path:
+    return root / FILE if outputs is None else outputs / FILE.relative_to("target")
+
+
+def unchanged(root: Path, environ: Mapping[str, str], outputs: Path | None = None,
+              context: Any = None) -> dict[str, Any] | None:
     """The stamp, if nothing a compile reads has changed since it was written; else None.
-    Its "warnings" are Diagnostics."""
-    stamp = read_sealed(root / FILE, "stamp", FORMAT)
+    Its "warnings" are Diagnostics. `outputs` and `context` as for Snapshot.take."""
+    stamp = read_sealed(_file(root, outputs), "stamp", FORMAT)
     if not isinstance(stamp, dict):
         return None
     try:
+        if stamp.get("context") != context:
+            return None
         if [entry[0] for entry in stamp["files"]] != _workspace_files(root):
             return None
         if not all(_same(e) for e in (*stamp["files"], *stamp["inputs"],
@@ -155,8 +166,8 @@ def unchanged(root: Path, environ: Mapping[str, str]) -> dict[str, Any] | None:
         return None  # not one this version of dpsql wrote
 
 
-def target_problem(root: Path) -> Diagnostic | None:
-    """Why dpsql cannot write its outputs in `root/target`, if it cannot (DP009)."""
+def target_problem(root: Path, outputs: Path | None = None) -> Diagnostic | None:
+    """Why dpsql cannot write its outputs in `root/target` (or `outputs`), if it cannot (DP009)."""
     target = root / "target"
     if target.exists() and not target.is_dir():
         return error("DP009", "`target` is a file, but dpsql writes its outputs (compiled SQL, "
@@ -165,6 +176,9 @@ def target_problem(root: Path) -> Diagnostic | None:
                      "folder")
     try:
         target.mkdir(exist_ok=True)
+        if outputs is not None:
+            outputs.mkdir(parents=True, exist_ok=True)
+            target = outputs
         fd, probe = tempfile.mkstemp(dir=target, prefix=".write-test.")
         os.close(fd)
         os.unlink(probe)

@@ -20,7 +20,14 @@ from dpsql.compile.cache import CompileCache
 from dpsql.compile.ephemeral import Inliner
 from dpsql.compile.templating import Renderer
 from dpsql.core.errors import Diagnostic
-from dpsql.core.project import Column, CompiledModel, CompiledProject, DataTest, Project
+from dpsql.core.project import (
+    Column,
+    CompiledModel,
+    CompiledProject,
+    DataTest,
+    EngineSql,
+    Project,
+)
 from dpsql.core.relations import Relation
 
 
@@ -76,6 +83,7 @@ class CompileState:
     schemas: dict[Relation, tuple[Column, ...]] = field(default_factory=dict)  # for lineage
     interfaces: dict[Relation, tuple[Column, ...]] = field(default_factory=dict)
     mapping: MappingSchema | None = None  # what the models typed now read, for tracing them
+    engine_sql: EngineSql | None = None  # a Spark target's SQL (the `engine SQL` pass)
 
     @classmethod
     def start(cls, project: Project, cache: CompileCache, infer_schemas: bool) -> CompileState:
@@ -90,6 +98,7 @@ class CompileState:
             sources=MappingProxyType(self.sources),
             tests=tuple(self.tests),
             env_read=MappingProxyType(self.env_read),
+            engine_sql=self.engine_sql,
         )
 
 

@@ -196,6 +196,17 @@ class DataTest:
 
 
 @dataclass(frozen=True)
+class EngineSql:
+    """What runs on a target whose engine is not DuckDB: each model's, incremental variant's
+    and data test's SQL in that engine's dialect (by model id, and by test name)."""
+
+    engine: str
+    models: Mapping[str, str]
+    incremental: Mapping[str, str]
+    tests: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class CompiledProject:
     project: Project
     models: Mapping[str, CompiledModel]
@@ -207,6 +218,7 @@ class CompiledProject:
     tests: tuple[DataTest, ...] = ()  # column tests from contracts, singular tests
     # environment variables the templates read, with the values they had (None: not set)
     env_read: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
+    engine_sql: EngineSql | None = None  # a Spark target's SQL (compile/translate.py)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

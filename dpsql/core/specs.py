@@ -121,14 +121,45 @@ class ProductSpec:
 
 
 @dataclass(frozen=True)
+class Target:
+    """Where a workspace is built: one entry of `targets:` in dpsql.yml (or `warehouse:`)."""
+
+    name: str
+    type: str  # "duckdb" | "spark"
+    location: Location | None = None  # where it is declared
+    path: Path | None = None  # duckdb: the database file
+    master: str | None = None  # spark local mode: `local[*]`
+    remote: str | None = None  # spark connect: `sc://host:15002`
+    warehouse_dir: Path | None = None  # spark: where tables are stored
+    conf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def engine(self) -> str:
+        return self.type
+
+
+@dataclass(frozen=True)
 class WorkspaceConfig:
     name: str
     root: Path
-    warehouse: Path
+    warehouse: Path  # the DuckDB file, or a Spark target's warehouse_dir
     vars: Mapping[str, Any]
     threads: int
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     policies: Policies = field(default_factory=lambda: Policies())
+    target: Target | None = None  # None: the DuckDB file `warehouse` (made by hand in tests)
+    target_dir: Path | None = None  # where dpsql writes its outputs: target/ or target/<name>/
+    # environment variables dpsql.yml read through env_var(), with their values (None: unset)
+    env_read: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def engine(self) -> str:
+        return self.target.type if self.target is not None else "duckdb"
+
+    @property
+    def outputs(self) -> Path:
+        """The folder of dpsql's outputs for the chosen target (compiled SQL, cache, results)."""
+        return self.target_dir if self.target_dir is not None else self.root / "target"
 
 
 @dataclass(frozen=True)

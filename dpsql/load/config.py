@@ -24,6 +24,7 @@ from dpsql.load.files import column_types, file_format_of, resolve
 from dpsql.load.modelspecs import model_specs, test_list, with_tests
 from dpsql.load.names import folded, reserved_product_name, reserved_relation_name
 from dpsql.load.policies import column_labels, read_policies
+from dpsql.load.targets import current_choice, read_target, require
 from dpsql.load.yamlfile import KeyPath, YamlDoc, load_yaml
 
 WORKSPACE_FILE = "dpsql.yml"
@@ -32,7 +33,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PORT_REF = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$")  # port, product.port
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-_WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description", "policies"}
+_WORKSPACE_KEYS = {"name", "warehouse", "vars", "threads", "description", "policies", "target",
+                   "targets"}
 _PRODUCT_KEYS = {"name", "domain", "owner", "description", "version", "tags", "inputs", "outputs",
                  "models"}
 _INPUT_KEYS = {"name", "file", "format", "table", "product", "port", "version", "columns",
@@ -160,11 +162,6 @@ def load_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Work
     data = check.mapping(doc.data, (), _WORKSPACE_KEYS, WORKSPACE_FILE,
                          "`name: shop` and `warehouse: warehouse.duckdb`")
     name = check.name(data, "name", (), required=False, default=_safe_name(root.name))
-    warehouse = check.string(data, "warehouse", (), default="warehouse.duckdb")
-    if not warehouse.strip():
-        check.fail("`warehouse` is empty", ("warehouse",),
-                   "name the DuckDB file to build into, e.g. `warehouse: warehouse.duckdb`")
-        warehouse = "warehouse.duckdb"
     check.string(data, "description", ())
     variables = data.get("vars") or {}
     if not isinstance(variables, dict):
@@ -177,17 +174,20 @@ def load_workspace(root: Path, environ: Mapping[str, str] | None = None) -> Work
                    ("threads",), "write the number of models to build at once, e.g. `threads: 4`")
         threads = 1
     policies = read_policies(doc, data.get("policies"), check.diagnostics)
-    if check.diagnostics:
-        raise DpsqlError(check.diagnostics)
     env = dict(os.environ if environ is None else environ)
+    found = require(read_target(doc, data, root, env, check.diagnostics), check.diagnostics)
+    target = found.target
     return WorkspaceConfig(
         name=name,
         root=root,
-        warehouse=(root / warehouse) if warehouse != ":memory:" else Path(warehouse),
-        vars=MappingProxyType(dict(variables)),
+        warehouse=target.path or target.warehouse_dir or root / "warehouse.duckdb",
+        vars=MappingProxyType({**variables, **current_choice().vars}),
         threads=threads,
         env=MappingProxyType(env),
         policies=policies,
+        target=target,
+        target_dir=found.target_dir,
+        env_read=MappingProxyType(found.env_read),
     )
 
 

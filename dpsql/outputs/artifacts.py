@@ -22,7 +22,8 @@ MANIFEST_VERSION = 1
 
 
 def target_dir(compiled: CompiledProject) -> Path:
-    return compiled.project.root / "target"
+    """target/ for the default target, target/<name>/ for another one."""
+    return compiled.project.config.outputs
 
 
 def write_json(path: Path, data: Any, *, compact: bool = False) -> None:
@@ -56,9 +57,14 @@ def write_compiled(compiled: CompiledProject) -> list[Path]:
         if path.parent not in folders:
             path.parent.mkdir(parents=True, exist_ok=True)
             folders.add(path.parent)
-        files = [(path, model.sql)]
-        if model.incremental_sql is not None:  # what runs when the table already exists
-            files.append((path.with_suffix(".incremental.sql"), model.incremental_sql))
+        sql, variant = model.sql, model.incremental_sql
+        translated = compiled.engine_sql  # another engine: what runs there, in its dialect
+        if translated is not None:
+            sql, variant = (translated.models.get(model.id, sql),
+                            translated.incremental.get(model.id, variant))
+        files = [(path, sql)]
+        if variant is not None:  # what runs when the table already exists
+            files.append((path.with_suffix(".incremental.sql"), variant))
         for file, sql in files:
             text = sql.rstrip() + "\n"
             try:
@@ -80,6 +86,8 @@ def manifest(compiled: CompiledProject) -> dict[str, Any]:
             "dpsql_version": __version__,
             "workspace": project.config.name,
             "warehouse": _rel(project.config.warehouse, root),
+            "target": project.config.target.name if project.config.target else None,
+            "engine": project.config.engine,
         },
         "products": {p.name: _product(p, root) for p in project.products},
         "models": {mid: _model(compiled.models[mid], root) for mid in compiled.order
