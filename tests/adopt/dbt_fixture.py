@@ -128,7 +128,7 @@ FILES: dict[str, str] = {
         version: 2
         models:
           - name: stg_customers
-            data_tests: [{has_rows: {n: 3}}]
+            data_tests: [{has_rows: {n: 3}}, {has_rows: {n: 4, config: {severity: warn}}}]
     """,
     "shop/models/staging/sales/stg_orders.sql": """
         select id as order_id, customer_id, ordered_on, status, amount_cents
@@ -251,43 +251,44 @@ ORACLE: dict[str, str] = {
 }
 
 
-# each test dpsql runs, as (where it is declared, column, kind) -> a query over the relations
+# each test dpsql runs: where it is declared, its column, its kind, a query over the relations
 # of ORACLE whose rows are its failures, and its severity; `enabled: false` ones are absent
-TEST_ORACLE: dict[tuple[str, str | None, str], tuple[str, str]] = {
-    ("raw_customers", "id", "unique"):
-        ("select id from raw_customers group by id having count(*) > 1", "error"),
-    ("raw_customers", "id", "positive"): ("select * from raw_customers where id <= 0", "error"),
-    ("raw_customers", "region", "accepted_values"):
-        ("select * from raw_customers where region not in ('north', 'south')", "error"),
-    ("payments", "payment_id", "not_null"):
-        ("select * from payments where payment_id is null", "error"),
-    ("payments", "method", "accepted_values"):
-        ("select method from payments where method not in ('card') group by method", "warn"),
-    ("stg_orders", "status", "accepted_values"):
-        ("select status from stg_orders where status not in ('placed', 'shipped') "
-         "group by status", "warn"),
-    ("stg_orders", "customer_id", "relationships"):
-        ("select customer_id from stg_orders where customer_id not in "
-         "(select customer_id from stg_customers) group by customer_id", "error"),
-    ("stg_customers", None, "has_rows"):
-        ("select count(*) from stg_customers having count(*) < 3", "error"),
-    ("fct_orders", "order_id", "unique"):
-        ("select order_id from fct_orders group by order_id having count(*) > 1", "error"),
-    ("fct_orders", "order_id", "not_null"):
-        ("select * from fct_orders where order_id is null", "error"),
-    ("fct_orders", "status", "accepted_values"):
-        ("select * from fct_orders where status not in ('placed', 'shipped', 'returned')",
-         "error"),
-    ("fct_orders", "amount", "at_least"):
-        ("select * from fct_orders where status <> 'returned' and amount < 5", "error"),
-    ("dim_customers_v1", "customer_id", "not_null"):
-        ("select * from dim_customers_v1 where customer_id is null", "error"),
-    ("dim_customers_v2", "customer_id", "not_null"):
-        ("select * from dim_customers_v2 where customer_id is null", "error"),
-    ("customer_value", "customer_id", "relationships"):
-        ("select customer_id from customer_value where customer_id not in "
-         "(select customer_id from dim_customers_v2) group by customer_id", "error"),
-}
+TEST_ORACLE: list[tuple[str, str | None, str, str, str]] = [
+    ("raw_customers", "id", "unique",
+     "select id from raw_customers group by id having count(*) > 1", "error"),
+    ("raw_customers", "id", "positive", "select * from raw_customers where id <= 0", "error"),
+    ("raw_customers", "region", "accepted_values",
+     "select * from raw_customers where region not in ('north', 'south')", "error"),
+    ("payments", "payment_id", "not_null",
+     "select * from payments where payment_id is null", "error"),
+    ("payments", "method", "accepted_values",
+     "select method from payments where method not in ('card') group by method", "warn"),
+    ("stg_orders", "status", "accepted_values",
+     "select status from stg_orders where status not in ('placed', 'shipped') group by status",
+     "warn"),
+    ("stg_orders", "customer_id", "relationships",
+     "select customer_id from stg_orders where customer_id not in "
+     "(select customer_id from stg_customers) group by customer_id", "error"),
+    ("stg_customers", None, "has_rows",
+     "select count(*) from stg_customers having count(*) < 3", "error"),
+    ("stg_customers", None, "has_rows",
+     "select count(*) from stg_customers having count(*) < 4", "warn"),
+    ("fct_orders", "order_id", "unique",
+     "select order_id from fct_orders group by order_id having count(*) > 1", "error"),
+    ("fct_orders", "order_id", "not_null",
+     "select * from fct_orders where order_id is null", "error"),
+    ("fct_orders", "status", "accepted_values",
+     "select * from fct_orders where status not in ('placed', 'shipped', 'returned')", "error"),
+    ("fct_orders", "amount", "at_least",
+     "select * from fct_orders where status <> 'returned' and amount < 5", "error"),
+    ("dim_customers_v1", "customer_id", "not_null",
+     "select * from dim_customers_v1 where customer_id is null", "error"),
+    ("dim_customers_v2", "customer_id", "not_null",
+     "select * from dim_customers_v2 where customer_id is null", "error"),
+    ("customer_value", "customer_id", "relationships",
+     "select customer_id from customer_value where customer_id not in "
+     "(select customer_id from dim_customers_v2) group by customer_id", "error"),
+]
 
 
 def write_dbt_project(base: Path) -> Path:

@@ -116,36 +116,38 @@ def test_the_cut_ref_is_a_typed_port_and_an_input(auto: tuple[Path, Path, str]) 
 _TEST_NAME = re.compile(r"^(\w+)\(\w+\.(\w+)(?:\.(\w+))?[ )]")
 
 
-def _by_test(results: list[dict[str, Any]]) -> dict[tuple[str, str | None, str], tuple[str, int]]:
-    """(relation, column, kind) -> (status, failures) of each schema.yml test in a results
-    file; singular tests (named `product.file`) are left aside."""
-    out = {}
+Outcome = tuple[str, str | None, str, str, int]  # relation, column, kind, status, failures
+
+
+def _by_test(results: list[dict[str, Any]]) -> list[Outcome]:
+    """The outcome of each schema.yml test in a results file, sorted; singular tests (named
+    `product.file`) are left aside."""
+    out = []
     for result in results:
         found = _TEST_NAME.match(result["name"])
         if found is not None:
             kind, relation, column = found.groups()
-            assert (relation, column, kind) not in out, result["name"]
-            out[relation, column, kind] = (result["status"], result["failures"])
-    return out
+            out.append((relation, column, kind, result["status"], result["failures"]))
+    return sorted(out, key=repr)
 
 
-def _expected_tests(src: Path) -> dict[tuple[str, str | None, str], tuple[str, int]]:
+def _expected_tests(src: Path) -> list[Outcome]:
     """Each test's failures, counted by its hand-written query over the oracle's tables; a
     failing test of severity warn warns, of severity error fails."""
     con = _oracle_db(src)
-    out = {}
-    for key, (sql, severity) in TEST_ORACLE.items():
+    out = []
+    for relation, column, kind, sql, severity in TEST_ORACLE:
         (failures,) = con.execute(f"select count(*) from ({sql})").fetchone() or (0,)
         status = "pass" if failures == 0 else "warn" if severity == "warn" else "fail"
-        out[key] = (status, failures)
-    return out
+        out.append((relation, column, kind, status, failures))
+    return sorted(out, key=repr)
 
 
 def test_every_dbt_test_runs_natively_with_the_status_the_data_gives(
         auto: tuple[Path, Path, str]) -> None:
     src, dest, _ = auto
     expected = _expected_tests(src)
-    assert {s for s, _ in expected.values()} == {"pass", "warn"}  # both kinds are exercised
+    assert {o[3] for o in expected} == {"pass", "warn"}  # both outcomes are exercised
     built = json.loads((dest / "target" / "run_results.json").read_text())
     in_build = [t for r in built["results"] for t in r.get("tests", [])]
     assert _by_test([*in_build, *built["input_tests"]]) == expected
