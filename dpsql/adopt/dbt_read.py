@@ -18,6 +18,7 @@ from dpsql.adopt.dbt_config import (
     seed_properties,
     tests_of,
 )
+from dpsql.adopt.dbt_tests import with_test_config
 from dpsql.adopt.dbt_values import DbtGroup, DbtModel, DbtProject, DbtSeed, DbtSource
 from dpsql.core.errors import DpsqlError, Location, error
 from dpsql.load.files import file_format_of
@@ -70,12 +71,14 @@ def read_dbt_project(root: Path) -> DbtProject:
     config = _yaml(path)
     name = str(config.get("name") or root.name)
     notes: list[str] = []
-    properties = [_yaml(p) for p, _ in _files(root, [*_paths(config, "model-paths", "models"),
-                                                     *_paths(config, "seed-paths", "seeds")],
-                                              (".yml", ".yaml"))]
     docs = _docs(root, [*_paths(config, "model-paths", "models"),
                         *_paths(config, "docs-paths", "models")])
-    properties = [_with_docs(p, docs) for p in properties]
+    test_config = config.get("data_tests", config.get("tests"))
+    properties = [
+        with_test_config(_with_docs(_yaml(p), docs),
+                         folder_config(test_config, name, Path(rel).parts[:-1]))
+        for p, rel in _files(root, [*_paths(config, "model-paths", "models"),
+                                    *_paths(config, "seed-paths", "seeds")], (".yml", ".yaml"))]
     seeds = _seeds(root, config, name, properties)
     models = _models(root, config, name, properties, notes)
     models = _resolve_refs(models, {s.name for s in seeds}, notes)

@@ -73,6 +73,40 @@ def read_test(raw: Any) -> DbtTest | None:
     return DbtTest(kind, MappingProxyType(args), MappingProxyType(kept), dropped, namespace)
 
 
+def _with_defaults(raw: Any, defaults: Mapping[str, Any]) -> Any:
+    """One test with the configs dbt_project.yml gives it where it sets none of its own."""
+    if isinstance(raw, str):
+        return {raw: {"config": dict(defaults)}}
+    if not isinstance(raw, dict) or ("test_name" not in raw and len(raw) != 1):
+        return raw
+    if "test_name" in raw:
+        return {**raw, "config": {**defaults, **dict(raw.get("config") or {})}}
+    ((kind, body),) = raw.items()
+    body = {"values": body} if isinstance(body, list) else dict(body or {})
+    own = {k for k in (*KEPT_CONFIG, *DROPPED_CONFIG) if k in body}
+    config = {k: v for k, v in defaults.items() if k not in own}
+    return {kind: {**body, "config": {**config, **dict(body.get("config") or {})}}}
+
+
+def with_test_config(doc: Any, defaults: Mapping[str, Any]) -> Any:
+    """A property file whose tests carry the test configs dbt_project.yml gives its folder
+    (`data_tests: {+severity: warn}`, by project and folder as for models)."""
+    defaults = {k: v for k, v in defaults.items() if k in (*KEPT_CONFIG, *DROPPED_CONFIG)}
+    if not defaults:
+        return doc
+    if isinstance(doc, list):
+        return [with_test_config(item, defaults) for item in doc]
+    if not isinstance(doc, dict):
+        return doc
+    out = {}
+    for key, value in doc.items():
+        if key in ("tests", "data_tests") and isinstance(value, list):
+            out[key] = [_with_defaults(raw, defaults) for raw in value]
+        else:
+            out[key] = with_test_config(value, defaults)
+    return out
+
+
 def contract_test(raw: Any) -> Any | None:
     """The test as a port contract's column test, or None when it is not a plain one."""
     test = read_test(raw)

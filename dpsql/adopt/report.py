@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dpsql.adopt.plan import Input, Plan, PlannedProduct
+from dpsql.adopt.testmap import known_tests, product_tests, test_counts
 from dpsql.adopt.write import data_path
 from dpsql.core.errors import Diagnostic
 
@@ -25,8 +26,9 @@ def import_report(plan: Plan, notes: Sequence[str], problems: Sequence[Diagnosti
         f"{ports} port{'s' if ports != 1 else ''}, {len(plan.cut)} ref"
         f"{'s' if len(plan.cut) != 1 else ''} cut{quality}.",
     ]
+    known = known_tests(plan)
     for planned in plan.products:
-        lines += ["", *_product(planned)]
+        lines += ["", *_product(planned), *_tests(plan, planned, known, dest)]
     if notes:
         lines += ["", "## Notes", "", *(f"- {n}" for n in notes)]
     if problems:
@@ -56,6 +58,17 @@ def _product(planned: PlannedProduct) -> list[str]:
     cut = [f"{a} -> {b}" for a, b in (*planned.cut_in, *planned.cut_out)]
     lines += ["", f"Refs cut: {', '.join(cut) if cut else 'none'}"]
     return lines
+
+
+def _tests(plan: Plan, planned: PlannedProduct, known: set[str], dest: Path) -> list[str]:
+    """How many of dbt's tests the product runs, and where they are."""
+    counts = test_counts(plan, planned, product_tests(plan, planned, known))
+    files = len(list((dest / planned.name / "tests").glob("*.sql")))
+    parts = [(counts["contract"], "in port contracts"), (counts["models"], "under `models:`"),
+             (counts["inputs"], "on inputs"), (files, "singular")]
+    total = sum(n for n, _ in parts)
+    where = ", ".join(f"{n} {label}" for n, label in parts if n)
+    return ["", f"Tests: {total}" + (f" ({where})" if where else "")]
 
 
 def _input(spec: Input) -> str:

@@ -72,6 +72,12 @@ class _Collect:
                               f"`{{% test {test.kind} %}}` block in the project or its "
                               "installed packages")
             return None
+        templated = [k for k, v in test.config.items() if isinstance(v, str) and "{" in v]
+        if templated:
+            self.notes.append(f"test `{test.shown}` on `{label}` is not carried over: its "
+                              f"`{templated[0]}` is a Jinja template (`{test.config[templated[0]]}`"
+                              "); dpsql's test config is plain SQL and words")
+            return None
         to = None
         if test.kind == "relationships":
             to = self.relationship_to(test)
@@ -226,3 +232,25 @@ def unread_notes(plan: Plan) -> list[str]:
             notes.append(f"{count} test{'s' if count != 1 else ''} on {kind} `{name}` "
                          f"{'are' if count != 1 else 'is'} not carried over: no model reads it")
     return notes
+
+
+def test_counts(plan: Plan, planned: PlannedProduct, tests: ProductTests) -> dict[str, int]:
+    """How many tests the product carries in port contracts, under `models:`, on inputs."""
+    def enabled(tests: Iterable[Any]) -> int:
+        return sum(1 for t in tests if not (isinstance(t, dict) and ((next(iter(
+            t.values())) or {}).get("config") or {}).get("enabled") is False))
+
+    def listed(entries: Iterable[Mapping[str, Any]]) -> int:
+        return sum(enabled(e.get("tests") or ()) + sum(enabled(c.get("tests") or ())
+                                                       for c in e.get("columns") or ())
+                   for e in entries)
+
+    contract = 0
+    for port in planned.ports:
+        model = plan.project.model(port.model)
+        assert model is not None
+        contract += sum(1 for c in model.columns for raw in c.tests
+                        if contract_test(raw) is not None)
+    inputs = sum(enabled(i["tests"]) + sum(enabled(t) for t in i["columns"].values())
+                 for i in tests.inputs.values())
+    return {"contract": contract, "models": listed(tests.models), "inputs": inputs}
