@@ -91,6 +91,7 @@ def test_what_cannot_run_is_named_in_the_notes(tmp_path: Path) -> None:
             "config `error_if` of test `not_null` on `item_report.label` is not carried over"):
         assert expected in notes, notes
     assert "Problems" not in output  # nothing left that does not compile
+    assert (dest / "IMPORT.md").read_text() == output
 
 
 def _products(dest: Path) -> dict[str, dict[str, Any]]:
