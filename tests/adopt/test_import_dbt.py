@@ -157,6 +157,9 @@ def test_every_dbt_test_runs_natively_with_the_status_the_data_gives(
     assert _by_test(tested) == expected
     singular = [t for t in tested if t["name"] == "crm.assert_no_order_without_customer"]
     assert [t["status"] for t in singular] == ["pass"]
+    # dbt's artifacts hold each test once, the two uses of `has_rows` included
+    manifest = json.loads((dest / "target" / "dbt" / "manifest.json").read_text())
+    assert len([n for n in manifest["nodes"] if n.startswith("test.")]) == len(tested)
 
 
 def test_tests_are_placed_where_dpsql_runs_them(auto: tuple[Path, Path, str]) -> None:
