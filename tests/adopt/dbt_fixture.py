@@ -123,6 +123,9 @@ FILES: dict[str, str] = {
             columns:
               - name: method
                 data_tests: [{unique: {config: {enabled: false}}}]
+              - name: payment_id
+                data_tests:
+                  - relationships: {to: "source('shop', 'payments')", field: payment_id}
     """,
     "shop/models/staging/crm/schema.yml": """
         version: 2
@@ -269,6 +272,9 @@ TEST_ORACLE: list[tuple[str, str | None, str, str, str]] = [
     ("stg_orders", "customer_id", "relationships",
      "select customer_id from stg_orders where customer_id not in "
      "(select customer_id from stg_customers) group by customer_id", "error"),
+    ("stg_payments", "payment_id", "relationships",
+     "select payment_id from stg_payments where payment_id not in "
+     "(select payment_id from payments) group by payment_id", "error"),
     ("stg_customers", None, "has_rows",
      "select count(*) from stg_customers having count(*) < 3", "error"),
     ("stg_customers", None, "has_rows",
