@@ -91,6 +91,31 @@ class _Collect:
                               f"`{test.shown}` on `{label}` is not carried over")
         return entry(test, to, skip)
 
+    def whole(self, name: str, tests: Iterable[Any], columns: dict[str, list[Any]]
+              ) -> list[Any]:
+        """The tests on the whole of `name` (a model or input); those that name a column
+        (`column_name: status`) go to `columns`, those on an expression become singular."""
+        whole: list[Any] = []
+        for index, raw in enumerate(tests):
+            test = read_test(raw)
+            named = plain_column(test) if test is not None else None
+            if named is not None:
+                converted = self.convert(raw, f"{name}.{named}", skip=("column_name",))
+                if converted is not None:
+                    columns.setdefault(named, []).append(converted)
+            elif test is not None and "column_name" in test.args:
+                single = expression_test(name, test, index + 1)
+                if single is None:
+                    self.notes.append(f"test `{test.shown}` on `{name}` over "
+                                      f"`{test.args['column_name']}` is not carried over")
+                else:
+                    self.singular.append(single)
+            else:
+                converted = self.convert(raw, name)
+                if converted is not None:
+                    whole.append(converted)
+        return whole
+
     def relationship_to(self, test: DbtTest) -> str | None:
         to = test.args.get("to")
         project = self.plan.project
@@ -138,25 +163,7 @@ def _model_entry(collect: _Collect, name: str, is_port: bool) -> dict[str, Any] 
     model = collect.plan.project.model(name)
     assert model is not None
     columns: dict[str, list[Any]] = {c.name: [] for c in model.columns}
-    whole: list[Any] = []
-    for index, raw in enumerate(model.tests):
-        test = read_test(raw)
-        named = plain_column(test) if test is not None else None
-        if named is not None:
-            converted = collect.convert(raw, f"{name}.{named}", skip=("column_name",))
-            if converted is not None:
-                columns.setdefault(named, []).append(converted)
-        elif test is not None and "column_name" in test.args:
-            single = expression_test(name, test, index + 1)
-            if single is None:
-                collect.notes.append(f"test `{test.shown}` on `{name}` over "
-                                     f"`{test.args['column_name']}` is not carried over")
-            else:
-                collect.singular.append(single)
-        else:
-            converted = collect.convert(raw, name)
-            if converted is not None:
-                whole.append(converted)
+    whole = collect.whole(name, model.tests, columns)
     for column in model.columns:
         for raw in column.tests:
             if is_port and contract_test(raw) is not None:
@@ -202,9 +209,11 @@ def _input_entry(collect: _Collect, holder: Holder, name: str) -> dict[str, Any]
     if resource is None:
         return None
     tests, columns = resource
-    whole = [t for t in (collect.convert(raw, name) for raw in tests) if t is not None]
-    by_column = {c.name: [t for t in (collect.convert(raw, f"{name}.{c.name}")
-                                      for raw in c.tests) if t is not None] for c in columns}
+    by_column: dict[str, list[Any]] = {c.name: [] for c in columns}
+    whole = collect.whole(name, tests, by_column)
+    for column in columns:
+        by_column[column.name].extend(t for t in (collect.convert(raw, f"{name}.{column.name}")
+                                                  for raw in column.tests) if t is not None)
     by_column = {c: t for c, t in by_column.items() if t}
     if not whole and not by_column:
         return None
