@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from pathlib import Path
 
 from dpsql.adopt.plan import Input, Plan, PlannedProduct
-from dpsql.adopt.testmap import known_tests, product_tests, test_counts
+from dpsql.adopt.testmap import TestKey, known_tests, product_tests, test_counts, without
 from dpsql.adopt.write import data_path
 from dpsql.core.errors import Diagnostic
 
 
 def import_report(plan: Plan, notes: Sequence[str], problems: Sequence[Diagnostic],
-                  src: Path, dest: Path) -> str:
+                  src: Path, dest: Path, drop: Set[TestKey] = frozenset()) -> str:
     split = plan.split
     ports = sum(len(p.ports) for p in plan.products)
     quality = f", modularity {split.modularity:.2f}" if split.modularity is not None else ""
@@ -28,7 +28,7 @@ def import_report(plan: Plan, notes: Sequence[str], problems: Sequence[Diagnosti
     ]
     known = known_tests(plan)
     for planned in plan.products:
-        lines += ["", *_product(planned), *_tests(plan, planned, known, dest)]
+        lines += ["", *_product(planned), *_tests(plan, planned, known, dest, drop)]
     if notes:
         lines += ["", "## Notes", "", *(f"- {n}" for n in notes)]
     if problems:
@@ -60,9 +60,11 @@ def _product(planned: PlannedProduct) -> list[str]:
     return lines
 
 
-def _tests(plan: Plan, planned: PlannedProduct, known: set[str], dest: Path) -> list[str]:
+def _tests(plan: Plan, planned: PlannedProduct, known: set[str], dest: Path,
+           drop: Set[TestKey]) -> list[str]:
     """How many of dbt's tests the product runs, and where they are."""
-    counts = test_counts(plan, planned, product_tests(plan, planned, known))
+    tests = without(planned.name, product_tests(plan, planned, known), drop)
+    counts = test_counts(plan, planned, tests)
     files = len(list((dest / planned.name / "tests").glob("*.sql")))
     parts = [(counts["contract"], "in port contracts"), (counts["models"], "under `models:`"),
              (counts["inputs"], "on inputs"), (files, "singular")]

@@ -13,9 +13,10 @@ What cannot be carried is a note in IMPORT.md."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -263,3 +264,62 @@ def test_counts(plan: Plan, planned: PlannedProduct, tests: ProductTests) -> dic
     inputs = sum(enabled(i["tests"]) + sum(enabled(t) for t in i["columns"].values())
                  for i in tests.inputs.values())
     return {"contract": contract, "models": listed(tests.models), "inputs": inputs}
+
+
+# a test written in product.yml: product, model or input, column (None: the whole), kind,
+# its arguments as JSON
+TestKey = tuple[str, str, str | None, str, str]
+
+
+def test_key(product: str, target: str, column: str | None, kind: str,
+             args: Mapping[str, Any]) -> TestKey:
+    return product, target, column, kind, json.dumps(dict(args), sort_keys=True, default=str)
+
+
+def _written_key(product: str, target: str, column: str | None, raw: Any) -> TestKey | None:
+    """The key of a product.yml test entry; None for a disabled one (never compiled)."""
+    if isinstance(raw, str):
+        return test_key(product, target, column, raw, {})
+    ((kind, args),) = raw.items()
+    args = dict(args or {})
+    if (args.pop("config", None) or {}).get("enabled") is False:
+        return None
+    return test_key(product, target, column, str(kind), args)
+
+
+def written_tests(product: str, tests: ProductTests) -> list[TestKey]:
+    """Every enabled test under `models:` and on inputs."""
+    keys: list[TestKey | None] = []
+    for item in tests.models:
+        keys += [_written_key(product, item["name"], None, raw) for raw in item.get("tests", ())]
+        keys += [_written_key(product, item["name"], c["name"], raw)
+                 for c in item.get("columns", ()) for raw in c.get("tests", ())]
+    for name, found in tests.inputs.items():
+        keys += [_written_key(product, name, None, raw) for raw in found["tests"]]
+        keys += [_written_key(product, name, column, raw)
+                 for column, listed in found["columns"].items() for raw in listed]
+    return [k for k in keys if k is not None]
+
+
+def without(product: str, tests: ProductTests, drop: Set[TestKey]) -> ProductTests:
+    """`tests` less those in `drop` (they do not compile in dpsql)."""
+    if not drop:
+        return tests
+
+    def kept(target: str, column: str | None, listed: Iterable[Any]) -> list[Any]:
+        return [raw for raw in listed if _written_key(product, target, column, raw) not in drop]
+
+    models = []
+    for item in tests.models:
+        name = item["name"]
+        columns = [{k: v for k, v in {**c, "tests": kept(name, c["name"], c.get("tests", ()))
+                                      }.items() if v} for c in item.get("columns", ())]
+        found = {**item, "tests": kept(name, None, item.get("tests", ())),
+                 "columns": [c for c in columns if len(c) > 1]}
+        models.append({k: v for k, v in found.items() if v})
+    inputs = {name: {"tests": kept(name, None, found["tests"]),
+                     "columns": {c: kept(name, c, listed)
+                                 for c, listed in found["columns"].items()}}
+              for name, found in tests.inputs.items()}
+    return replace(tests, models=tuple(m for m in models if len(m) > 1),
+                   inputs=MappingProxyType(inputs))

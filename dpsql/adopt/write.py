@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,14 @@ from dpsql.adopt.dbt_tests import contract_test
 from dpsql.adopt.dbt_values import DbtModel
 from dpsql.adopt.plan import Input, Plan, PlannedProduct
 from dpsql.adopt.seeds import seed_column_types
-from dpsql.adopt.testmap import ProductTests, known_tests, product_tests, unread_notes
+from dpsql.adopt.testmap import (
+    ProductTests,
+    TestKey,
+    known_tests,
+    product_tests,
+    unread_notes,
+    without,
+)
 from dpsql.core.errors import DpsqlError, Location, error
 from dpsql.core.project import Column
 
@@ -121,10 +128,12 @@ def _model_text(model: DbtModel, is_port: bool, notes: list[str]) -> str:
 
 def write_product(plan: Plan, planned: PlannedProduct, dest: Path,
                   columns: Mapping[str, tuple[Column, ...]], tables: Tables,
-                  tests: ProductTests | None = None) -> None:
-    """product.yml; a port whose model's columns are known gets its contract."""
+                  tests: ProductTests | None = None, drop: Set[TestKey] = frozenset()) -> None:
+    """product.yml; a port whose model's columns are known gets its contract; the tests in
+    `drop` (they do not compile) are left out."""
     if tests is None:
         tests = product_tests(plan, planned, known_tests(plan))
+    tests = without(planned.name, tests, drop)
     proposal = planned.proposal
     data: dict[str, Any] = {"name": proposal.name, "domain": proposal.domain}
     if proposal.owner:

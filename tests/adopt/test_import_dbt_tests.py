@@ -1,6 +1,7 @@
 """`dpsql import dbt`: what happens to the dbt tests dpsql cannot run as written: each is
-named in IMPORT.md's notes, and what can run still does: test configs from dbt_project.yml's
-folders, a model-level test on a column, and one on an expression (a singular test)."""
+named in IMPORT.md's notes (a test that does not compile is taken out of product.yml), and
+what can run still does: test configs from dbt_project.yml's folders, a model-level test on a
+column, and one on an expression (a singular test)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ FILES = {
           - name: unused
             columns: [{name: id, data_tests: [unique]}]
     """,
+    "macros/broken.sql": """
+        {% test broken(model) %}select * from {{ model }} where {{ no_such_macro() }}{% endtest %}
+    """,
     "models/a/items.sql": "select * from {{ ref('raw_items') }}\n",
     "models/a/schema.yml": """
         version: 2
@@ -54,6 +58,7 @@ FILES = {
         version: 2
         models:
           - name: item_report
+            data_tests: [broken]
             columns:
               - name: price
                 data_tests:
@@ -88,7 +93,10 @@ def test_what_cannot_run_is_named_in_the_notes(tmp_path: Path) -> None:
             "`{% test accepted_range %}` block",
             "test `accepted_values` on `item_report.label` is not carried over: its `where` is "
             "a Jinja template",
-            "config `error_if` of test `not_null` on `item_report.label` is not carried over"):
+            "config `error_if` of test `not_null` on `item_report.label` is not carried over",
+            # a test whose block does not render in dpsql is taken out, so the rest builds
+            "1 test did not compile in dpsql and is left out of product.yml: `broken` on "
+            "`item_report` (b). The errors: macros/broken.sql:1: DP102"):
         assert expected in notes, notes
     assert "Problems" not in output  # nothing left that does not compile
     assert (dest / "IMPORT.md").read_text() == output
