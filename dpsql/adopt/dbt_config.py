@@ -39,13 +39,20 @@ def folder_config(raw: Any, project: str, folders: Iterable[str]) -> dict[str, A
     return out
 
 
+def tests_of(raw: Any) -> tuple[Any, ...]:
+    """The tests of a resource or column as written (`data_tests:`, or the older `tests:`)."""
+    if not isinstance(raw, dict):
+        return ()
+    tests = raw.get("data_tests") or raw.get("tests") or ()
+    return tuple(tests) if isinstance(tests, list) else ()
+
+
 def columns_of(raw: Any) -> tuple[DbtColumn, ...]:
     columns = []
     for item in raw if isinstance(raw, list) else ():
         if isinstance(item, dict) and item.get("name"):
-            tests = item.get("data_tests") or item.get("tests") or ()
             columns.append(DbtColumn(str(item["name"]), str(item.get("description") or ""),
-                                     str(item.get("data_type") or ""), tuple(tests)))
+                                     str(item.get("data_type") or ""), tests_of(item)))
     return tuple(columns)
 
 
@@ -65,6 +72,7 @@ def model_properties(properties: Iterable[Mapping[str, Any]]) -> dict[str, dict[
             contract = config.get("contract")
             base = {"description": model.get("description") or "",
                     "columns": columns_of(model.get("columns")), "config": config,
+                    "tests": tests_of(model),
                     "contract": isinstance(contract, dict) and bool(contract.get("enforced"))}
             versions = [v for v in model.get("versions") or () if isinstance(v, dict)]
             if not versions:
@@ -79,15 +87,17 @@ def model_properties(properties: Iterable[Mapping[str, Any]]) -> dict[str, dict[
     return out
 
 
-def seed_column_types(raw: Any, project: str, rel: str, name: str,
-                      properties: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], str]:
-    """A seed's column_types (dbt_project.yml, then its properties) and its description."""
+def seed_properties(raw: Any, project: str, rel: str, name: str,
+                    properties: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """A seed's column_types (dbt_project.yml, then its properties), description, columns
+    and tests."""
     config = folder_config(raw, project, (*Path(rel).parts[:-1], name))
     types = dict(config.get("column_types") or {})
-    description = ""
+    out: dict[str, Any] = {"description": "", "columns": (), "tests": ()}
     for doc in properties:
         for seed in doc.get("seeds") or ():
             if isinstance(seed, dict) and seed.get("name") == name:
                 types.update((seed.get("config") or {}).get("column_types") or {})
-                description = str(seed.get("description") or "")
-    return {str(k): str(v) for k, v in types.items()}, description
+                out = {"description": str(seed.get("description") or ""),
+                       "columns": columns_of(seed.get("columns")), "tests": tests_of(seed)}
+    return {**out, "column_types": {str(k): str(v) for k, v in types.items()}}

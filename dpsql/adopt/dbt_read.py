@@ -11,7 +11,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from dpsql.adopt.dbt_config import columns_of, folder_config, model_properties, seed_column_types
+from dpsql.adopt.dbt_config import (
+    columns_of,
+    folder_config,
+    model_properties,
+    seed_properties,
+    tests_of,
+)
+from dpsql.adopt.dbt_tests import with_test_config
 from dpsql.adopt.dbt_values import DbtGroup, DbtModel, DbtProject, DbtSeed, DbtSource
 from dpsql.core.errors import DpsqlError, Location, error
 from dpsql.load.files import file_format_of
@@ -64,12 +71,14 @@ def read_dbt_project(root: Path) -> DbtProject:
     config = _yaml(path)
     name = str(config.get("name") or root.name)
     notes: list[str] = []
-    properties = [_yaml(p) for p, _ in _files(root, [*_paths(config, "model-paths", "models"),
-                                                     *_paths(config, "seed-paths", "seeds")],
-                                              (".yml", ".yaml"))]
     docs = _docs(root, [*_paths(config, "model-paths", "models"),
                         *_paths(config, "docs-paths", "models")])
-    properties = [_with_docs(p, docs) for p in properties]
+    test_config = config.get("data_tests", config.get("tests"))
+    properties = [
+        with_test_config(_with_docs(_yaml(p), docs),
+                         folder_config(test_config, name, Path(rel).parts[:-1]))
+        for p, rel in _files(root, [*_paths(config, "model-paths", "models"),
+                                    *_paths(config, "seed-paths", "seeds")], (".yml", ".yaml"))]
     seeds = _seeds(root, config, name, properties)
     models = _models(root, config, name, properties, notes)
     models = _resolve_refs(models, {s.name for s in seeds}, notes)
@@ -78,13 +87,14 @@ def read_dbt_project(root: Path) -> DbtProject:
         default = "models" if key == "model-paths" else "snapshots"
         for _, rel in _files(root, _paths(config, key, default), (suffix,)):
             notes.append(f"{kind} {rel} is not carried over")
+    singular, generic = _test_files(root, config, models)
     return DbtProject(
         name=name, root=root, vars=MappingProxyType(_vars(config.get("vars"), name)),
         models=tuple(models), seeds=tuple(seeds), sources=tuple(_sources(root, properties)),
         macro_files=tuple(_files(root, _paths(config, "macro-paths", "macros"), (".sql",))),
         packages=MappingProxyType(_packages(root, notes)),
         groups=MappingProxyType(_groups(properties)), notes=tuple(notes),
-        singular_tests=tuple(_singular_tests(root, config, models)))
+        singular_tests=tuple(singular), generic_test_files=tuple(generic))
 
 
 _DOC_BLOCK = re.compile(r"{%-?\s*docs\s+(\w+)\s*-?%}(.*?){%-?\s*enddocs\s*-?%}", re.S)
@@ -145,7 +155,8 @@ def _models(root: Path, config: Mapping[str, Any], project: str,
             tags=(tags,) if isinstance(tags, str) else tuple(str(t) for t in tags),
             group=str(cfg.get("group") or ""), access=str(cfg.get("access") or "protected"),
             description=str(props.get("description") or ""),
-            columns=props.get("columns", ()), contract=bool(props.get("contract")),
+            columns=props.get("columns", ()), tests=props.get("tests", ()),
+            contract=bool(props.get("contract")),
             refs=tuple(_REF.findall(text)), sources=tuple(_source_calls(text))))
     return models
 
@@ -158,14 +169,17 @@ def _unfiled_version(stem: str, props: Mapping[str, Any], stems: set[str]) -> st
     return f"{stem}_v{numbered[-1]}" if numbered else stem
 
 
-def _singular_tests(root: Path, config: Mapping[str, Any], models: list[DbtModel]
-                    ) -> list[tuple[Path, str, tuple[str, ...]]]:
-    """The project's singular tests (not the `{% test %}` blocks of generic ones)."""
+def _test_files(root: Path, config: Mapping[str, Any], models: list[DbtModel]
+               ) -> tuple[list[tuple[Path, str, tuple[str, ...]]], list[tuple[Path, str]]]:
+    """The project's singular tests, and the files of its test folders that hold generic
+    tests (`{% test %}` blocks, as in `tests/generic/`)."""
     names = {m.name for m in models}
     out = []
+    generic = []
     for path, rel in _files(root, _paths(config, "test-paths", "tests"), (".sql",)):
         text = read_text(path)
         if re.search(r"{%-?\s*test\s", text):
+            generic.append((path, rel))
             continue
         refs = []
         for args in _REF.findall(text):
@@ -174,7 +188,7 @@ def _singular_tests(root: Path, config: Mapping[str, Any], models: list[DbtModel
             if strings:
                 refs.append(_node(strings[-1], version.group(1) if version else None, names))
         out.append((path, rel, tuple(dict.fromkeys(refs))))
-    return out
+    return out, generic
 
 
 def _source_calls(text: str) -> list[tuple[str, str]]:
@@ -222,9 +236,9 @@ def _seeds(root: Path, config: Mapping[str, Any], project: str,
     seeds = []
     for path, rel in _files(root, _paths(config, "seed-paths", "seeds"), (".csv", ".csv.gz")):
         name = path.name[: -len(".csv.gz")] if path.name.endswith(".gz") else path.stem
-        types, description = seed_column_types(config.get("seeds"), project, rel, name,
-                                               properties)
-        seeds.append(DbtSeed(name, path, MappingProxyType(types), description))
+        props = seed_properties(config.get("seeds"), project, rel, name, properties)
+        seeds.append(DbtSeed(name, path, MappingProxyType(props["column_types"]),
+                             props["description"], props["columns"], props["tests"]))
     return seeds
 
 
@@ -242,7 +256,8 @@ def _sources(root: Path, properties: list[dict[str, Any]]) -> list[DbtSource]:
                 out.append(DbtSource(
                     str(source["name"]), str(table["name"]), f"{schema}.{identifier}",
                     _external_file(root, source, table, identifier),
-                    str(table.get("description") or ""), columns_of(table.get("columns"))))
+                    str(table.get("description") or ""), columns_of(table.get("columns")),
+                    tests_of(table)))
     return out
 
 
@@ -294,3 +309,20 @@ def _groups(properties: list[dict[str, Any]]) -> dict[str, DbtGroup]:
                 who = owner.get("email") or owner.get("name") if isinstance(owner, dict) else ""
                 out[str(group["name"])] = DbtGroup(str(group["name"]), str(who or ""))
     return out
+
+
+def relation_named(text: str, names: set[str]) -> tuple[str, str] | None:
+    """What a test's `to: ref('m')` / `ref('m', v=2)` / `source('s', 't')` names:
+    ("ref", node) with the version resolved, or ("source", "s.t"); None for anything else."""
+    text = text.strip()
+    for kind, pattern in (("ref", _REF), ("source", _SOURCE)):
+        found = pattern.fullmatch(text)
+        if found is None:
+            continue
+        strings = [a or b for a, b in _STRING.findall(found.group(1))]
+        if kind == "source":
+            return ("source", f"{strings[0]}.{strings[1]}") if len(strings) == 2 else None
+        version = _VERSION.search(found.group(1))
+        return ("ref", _node(strings[-1], version.group(1) if version else None, names)) \
+            if strings else None
+    return None

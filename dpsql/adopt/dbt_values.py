@@ -32,6 +32,7 @@ class DbtModel:
     access: str = "protected"
     description: str = ""
     columns: tuple[DbtColumn, ...] = ()
+    tests: tuple[Any, ...] = ()  # tests on the whole model, as written
     contract: bool = False
     refs: tuple[str, ...] = ()  # names of models or seeds it refs, versions resolved
     sources: tuple[tuple[str, str], ...] = ()  # (source, table) pairs it reads
@@ -47,6 +48,8 @@ class DbtSeed:
     path: Path
     column_types: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    columns: tuple[DbtColumn, ...] = ()
+    tests: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class DbtSource:
     file: Path | None = None  # dbt-duckdb's external_location, when it is a local file
     description: str = ""
     columns: tuple[DbtColumn, ...] = ()
+    tests: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class DbtProject:
     notes: tuple[str, ...] = ()  # what was read but cannot be carried over
     # singular tests: (file, path under its test folder, the models and seeds it refs)
     singular_tests: tuple[tuple[Path, str, tuple[str, ...]], ...] = ()
+    # generic tests in the test folders (`tests/generic/*.sql`): (file, path under its folder)
+    generic_test_files: tuple[tuple[Path, str], ...] = ()
 
     def model(self, name: str) -> DbtModel | None:
         return next((m for m in self.models if m.name == name), None)

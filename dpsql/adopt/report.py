@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from pathlib import Path
 
 from dpsql.adopt.plan import Input, Plan, PlannedProduct
+from dpsql.adopt.testmap import TestKey, known_tests, product_tests, test_counts, without
 from dpsql.adopt.write import data_path
 from dpsql.core.errors import Diagnostic
 
 
 def import_report(plan: Plan, notes: Sequence[str], problems: Sequence[Diagnostic],
-                  src: Path, dest: Path) -> str:
+                  src: Path, dest: Path, drop: Set[TestKey] = frozenset()) -> str:
     split = plan.split
     ports = sum(len(p.ports) for p in plan.products)
     quality = f", modularity {split.modularity:.2f}" if split.modularity is not None else ""
@@ -25,8 +26,9 @@ def import_report(plan: Plan, notes: Sequence[str], problems: Sequence[Diagnosti
         f"{ports} port{'s' if ports != 1 else ''}, {len(plan.cut)} ref"
         f"{'s' if len(plan.cut) != 1 else ''} cut{quality}.",
     ]
+    known = known_tests(plan)
     for planned in plan.products:
-        lines += ["", *_product(planned)]
+        lines += ["", *_product(planned), *_tests(plan, planned, known, dest, drop)]
     if notes:
         lines += ["", "## Notes", "", *(f"- {n}" for n in notes)]
     if problems:
@@ -56,6 +58,19 @@ def _product(planned: PlannedProduct) -> list[str]:
     cut = [f"{a} -> {b}" for a, b in (*planned.cut_in, *planned.cut_out)]
     lines += ["", f"Refs cut: {', '.join(cut) if cut else 'none'}"]
     return lines
+
+
+def _tests(plan: Plan, planned: PlannedProduct, known: set[str], dest: Path,
+           drop: Set[TestKey]) -> list[str]:
+    """How many of dbt's tests the product runs, and where they are."""
+    tests = without(planned.name, product_tests(plan, planned, known), drop)
+    counts = test_counts(plan, planned, tests)
+    files = len(list((dest / planned.name / "tests").glob("*.sql")))
+    parts = [(counts["contract"], "in port contracts"), (counts["models"], "under `models:`"),
+             (counts["inputs"], "on inputs"), (files, "singular")]
+    total = sum(n for n, _ in parts)
+    where = ", ".join(f"{n} {label}" for n, label in parts if n)
+    return ["", f"Tests: {total}" + (f" ({where})" if where else "")]
 
 
 def _input(spec: Input) -> str:

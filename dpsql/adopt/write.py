@@ -6,18 +6,25 @@ top that says it."""
 from __future__ import annotations
 
 import logging
-import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dpsql.adopt.dbt_tests import contract_test, singular_test
+from dpsql.adopt.dbt_tests import contract_test
 from dpsql.adopt.dbt_values import DbtModel
 from dpsql.adopt.plan import Input, Plan, PlannedProduct
 from dpsql.adopt.seeds import seed_column_types
+from dpsql.adopt.testmap import (
+    ProductTests,
+    TestKey,
+    known_tests,
+    product_tests,
+    unread_notes,
+    without,
+)
 from dpsql.core.errors import DpsqlError, Location, error
 from dpsql.core.project import Column
 
@@ -25,7 +32,6 @@ log = logging.getLogger("dpsql")
 
 MATERIALIZATIONS = {"view": "view", "table": "table", "incremental": "incremental",
                     "ephemeral": "ephemeral"}
-_PARENT = re.compile(r"ref\(\s*['\"]([^'\"]+)['\"]\s*\)")
 
 
 def check_destination(dest: Path) -> None:
@@ -35,10 +41,17 @@ def check_destination(dest: Path) -> None:
                                "import writes nothing over existing files"))
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a value shared by two entries twice, never as a YAML anchor and alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
-                    encoding="utf-8")
+    path.write_text(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                              width=100), encoding="utf-8")
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -56,10 +69,13 @@ def write_workspace(plan: Plan, dest: Path, tables: Tables) -> list[str]:
     _dump(dest / "dpsql.yml", {"name": project.name, "warehouse": "warehouse.duckdb",
                                **({"vars": dict(project.vars)} if project.vars else {})})
     for path, rel in project.macro_files:
-        _copy_macros(path, dest / "macros" / rel, notes)
+        _copy(path, dest / "macros" / rel)
+    for path, rel in project.generic_test_files:  # `{% test %}` blocks of tests/generic/
+        _copy(path, dest / "macros" / "dbt_tests" / rel)
     for namespace, files in project.packages.items():
         for path, rel in files:
-            _copy_macros(path, dest / "packages" / namespace / "macros" / rel, notes)
+            _copy(path, dest / "packages" / namespace / "macros" / rel)
+    known = known_tests(plan)
     for planned in plan.products:
         folder = dest / planned.name
         ports = {p.model for p in planned.ports}
@@ -69,27 +85,22 @@ def write_workspace(plan: Plan, dest: Path, tables: Tables) -> list[str]:
             target = folder / "models" / Path(model.rel).with_name(f"{model.name}.sql")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_model_text(model, name in ports, notes), encoding="utf-8")
-        notes.extend(_write_tests(plan, planned, folder))
+        tests = product_tests(plan, planned, known)
+        notes.extend(tests.notes)
+        for test in tests.singular:
+            _write(folder / "tests" / test.file_name, test.sql)
         for spec in planned.inputs:
             if spec.file is not None:
                 _copy(spec.file, dest / data_path(spec))
-        write_product(plan, planned, dest, {}, tables)
+        write_product(plan, planned, dest, {}, tables, tests)
+    notes.extend(unread_notes(plan))
     notes.extend(_place_singular_tests(plan, dest))
     return notes
 
 
-_TEST_BLOCK = re.compile(r"{%-?\s*test\s+(\w+).*?{%-?\s*endtest\s*-?%}", re.S)
-
-
-def _copy_macros(source: Path, target: Path, notes: list[str]) -> None:
-    """A macro file, without its generic `{% test %}` blocks (not carried over)."""
-    text = source.read_text(encoding="utf-8")
-    kept = _TEST_BLOCK.sub("", text)
-    if kept != text:
-        names = ", ".join(f"`{n}`" for n in _TEST_BLOCK.findall(text))
-        notes.append(f"generic test {names} of {source.name} is not carried over")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(kept, encoding="utf-8")
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def data_path(spec: Input) -> str:
@@ -116,8 +127,13 @@ def _model_text(model: DbtModel, is_port: bool, notes: list[str]) -> str:
 
 
 def write_product(plan: Plan, planned: PlannedProduct, dest: Path,
-                  columns: Mapping[str, tuple[Column, ...]], tables: Tables) -> None:
-    """product.yml; a port whose model's columns are known gets its contract."""
+                  columns: Mapping[str, tuple[Column, ...]], tables: Tables,
+                  tests: ProductTests | None = None, drop: Set[TestKey] = frozenset()) -> None:
+    """product.yml; a port whose model's columns are known gets its contract; the tests in
+    `drop` (they do not compile) are left out."""
+    if tests is None:
+        tests = product_tests(plan, planned, known_tests(plan))
+    tests = without(planned.name, tests, drop)
     proposal = planned.proposal
     data: dict[str, Any] = {"name": proposal.name, "domain": proposal.domain}
     if proposal.owner:
@@ -125,15 +141,18 @@ def write_product(plan: Plan, planned: PlannedProduct, dest: Path,
     data["description"] = (f"Imported from dbt project `{plan.project.name}`: "
                            + ", ".join(proposal.models) + ".")
     data["version"] = "1.0.0"
-    inputs = [_input_yaml(spec, tables) for spec in planned.inputs]
+    inputs = [_input_yaml(spec, tables, tests.inputs.get(spec.name)) for spec in planned.inputs]
     if inputs:
         data["inputs"] = inputs
     data["outputs"] = [_port_yaml(plan, port.model, columns.get(port.model))
                        for port in planned.ports]
+    if tests.models:
+        data["models"] = list(tests.models)
     _dump(dest / proposal.name / "product.yml", data)
 
 
-def _input_yaml(spec: Input, tables: Tables) -> dict[str, Any]:
+def _input_yaml(spec: Input, tables: Tables, tests: Mapping[str, Any] | None
+                ) -> dict[str, Any]:
     out: dict[str, Any] = {"name": spec.name}
     if spec.kind == "file":
         out["file"] = f"../{data_path(spec)}"
@@ -148,7 +167,24 @@ def _input_yaml(spec: Input, tables: Tables) -> dict[str, Any]:
         out.update(product=spec.product, port=spec.name, version="^1")
     if spec.description:
         out["description"] = spec.description
+    if tests:
+        _with_tests(out, tests)
     return out
+
+
+def _with_tests(out: dict[str, Any], tests: Mapping[str, Any]) -> None:
+    """An input's tests (whole and by column), its known columns keeping their types."""
+    if tests["tests"]:
+        out["tests"] = tests["tests"]
+    columns = [dict(c) for c in out.get("columns") or ()]
+    for name, found in tests["columns"].items():
+        column = next((c for c in columns if c["name"].lower() == name.lower()), None)
+        if column is None:
+            column = {"name": name}
+            columns.append(column)
+        column["tests"] = found
+    if columns:
+        out["columns"] = columns
 
 
 def _port_yaml(plan: Plan, name: str, columns: tuple[Column, ...] | None) -> dict[str, Any]:
@@ -174,31 +210,6 @@ def _port_yaml(plan: Plan, name: str, columns: tuple[Column, ...] | None) -> dic
     return out
 
 
-def _write_tests(plan: Plan, planned: PlannedProduct, folder: Path) -> list[str]:
-    """Singular tests for column tests a contract does not hold; notes for those left out."""
-    notes = []
-    ports = {p.model for p in planned.ports}
-    readable = {*planned.proposal.models, *(i.name for i in planned.inputs)}
-    for name in planned.proposal.models:
-        model = plan.project.model(name)
-        assert model is not None
-        for column in model.columns:
-            for raw in column.tests:
-                if name in ports and contract_test(raw) is not None:
-                    continue
-                parent = _parent(raw)
-                test = singular_test(name, column.name, raw,
-                                     parent if parent in readable else None)
-                if test is None:
-                    notes.append(f"test {_shown(raw)} on `{name}.{column.name}` is not carried "
-                                 "over")
-                    continue
-                path = folder / "tests" / test.file_name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(test.sql, encoding="utf-8")
-    return notes
-
-
 def _place_singular_tests(plan: Plan, dest: Path) -> list[str]:
     """Each singular test goes to the first product that can read everything it refs."""
     notes = []
@@ -211,17 +222,3 @@ def _place_singular_tests(plan: Plan, dest: Path) -> list[str]:
             continue
         _copy(path, dest / home.name / "tests" / Path(rel).name)
     return notes
-
-
-def _parent(raw: Any) -> str | None:
-    if isinstance(raw, dict) and isinstance(raw.get("relationships"), dict):
-        args = raw["relationships"]
-        target = (args.get("arguments") or {}).get("to") or args.get("to")
-        found = _PARENT.search(str(target or ""))
-        return found.group(1) if found else None
-    return None
-
-
-def _shown(raw: Any) -> str:
-    return f"`{raw}`" if isinstance(raw, str) else f"`{next(iter(raw), raw)}`" \
-        if isinstance(raw, dict) else "`?`"

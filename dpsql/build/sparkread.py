@@ -33,7 +33,7 @@ def run_tests(compiled: CompiledProject, tests: Sequence[DataTest],
     warehouse = Warehouse.open(target)
     results = []
     for test in tests:
-        result = run_test(warehouse.spark, test, compiled.engine_sql.tests[test.name])
+        result = run_test(warehouse.spark, test, compiled.engine_sql.tests[test.check_sql])
         results.append(result)
         if on_result is not None:
             on_result(result)

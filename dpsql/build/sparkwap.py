@@ -144,7 +144,7 @@ def _audit(warehouse: Warehouse, compiled: CompiledProject, model: CompiledModel
         return [contract]
     assert compiled.engine_sql is not None
     return [run_test(warehouse.spark, test,
-                     _reading(compiled.engine_sql.tests[test.name], model.relation, staging))
+                     _reading(compiled.engine_sql.tests[test.check_sql], model.relation, staging))
             for test in tests]
 
 

@@ -93,13 +93,14 @@ def run_tests(compiled: CompiledProject, tests: Sequence[DataTest], threads: int
     started = time.perf_counter()
     con = connect(compiled.project.config.warehouse, read_only=True)
     cursors = Cursors(con)
-    results: dict[str, CheckResult] = {}
+    results: dict[int, CheckResult] = {}  # by position: two tests may share a name
     pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="dpsql")
     try:
-        futures = {pool.submit(lambda t: run_test(cursors.get(), t), test): test for test in tests}
+        futures = {pool.submit(lambda t: run_test(cursors.get(), t), test): index
+                   for index, test in enumerate(tests)}
         for future in as_completed(futures):
             result = future.result()
-            results[futures[future].name] = result
+            results[futures[future]] = result
             if on_result is not None:
                 on_result(result)
             if fail_fast and not result.ok:
@@ -112,5 +113,5 @@ def run_tests(compiled: CompiledProject, tests: Sequence[DataTest], threads: int
         pool.shutdown(wait=True, cancel_futures=True)
         cursors.close()
         con.close()
-    ordered = tuple(results[t.name] for t in tests if t.name in results)
+    ordered = tuple(results[i] for i in range(len(tests)) if i in results)
     return TestRun(ordered, time.perf_counter() - started, len(tests) - len(ordered))

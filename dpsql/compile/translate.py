@@ -81,7 +81,7 @@ def translate(state: CompileState) -> None:
     for test in state.tests:
         sql = _parse_and_generate(test.check_sql, test.location, state.diagnostics)
         if sql is not None:
-            tests[test.name] = sql
+            tests[test.check_sql] = sql  # by what it runs: two uses of one test differ there
     state.engine_sql = EngineSql(ENGINE, MappingProxyType(models),
                                  MappingProxyType(incremental), MappingProxyType(tests))
 

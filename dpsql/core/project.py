@@ -198,7 +198,7 @@ class DataTest:
 @dataclass(frozen=True)
 class EngineSql:
     """What runs on a target whose engine is not DuckDB: each model's, incremental variant's
-    and data test's SQL in that engine's dialect (by model id, and by test name)."""
+    and data test's SQL in that engine's dialect (by model id, and by the test's DuckDB SQL)."""
 
     engine: str
     models: Mapping[str, str]

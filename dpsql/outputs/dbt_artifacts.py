@@ -14,6 +14,7 @@ How dpsql maps onto dbt's nodes (see docs/manifest.md):
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -50,8 +51,12 @@ def model_uid(mid: str) -> str:
 
 
 def test_uid(test: DataTest) -> str:
+    """dbt's `test.<package>.<name>.<hash>`; the hash covers the arguments too, as two uses
+    of one custom test on one column differ only by them."""
     slug = re.sub(r"[^0-9A-Za-z_]+", "_", test.name).strip("_").lower()
-    digest = hashlib.sha256(test.name.encode()).hexdigest()[:10]
+    key = test.name + (json.dumps(dict(test.kwargs), sort_keys=True, default=str)
+                       if test.kwargs else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return f"test.{test.product}.{slug}.{digest}"
 
 

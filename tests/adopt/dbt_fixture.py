@@ -2,8 +2,12 @@
 Jinja (the oracle): two business areas (sales, crm), each with staging and marts folders;
 seeds (one gzip-compressed, one with column_types), a source read from a file through
 dbt-duckdb's external_location, a local package with namespaced and dispatched macros, a
-versioned model, `{% do %}` and `return()`, folder-level materializations, schema.yml tests,
-and a dbt group with an owner."""
+versioned model, `{% do %}` and `return()`, folder-level materializations, a dbt group with
+an owner, and schema.yml tests of every kind dpsql runs natively: on ports and internal models,
+on a seed and a source, `severity: warn`, `where:`, `enabled: false`, custom generic tests (of
+the project's macros, its tests/generic/ folder and the package, one with an extra argument),
+and a relationships test towards another product's internal model. TEST_ORACLE says, for each
+test, the query whose rows are its failures, written by hand over the relations of ORACLE."""
 
 from __future__ import annotations
 
@@ -56,6 +60,26 @@ FILES: dict[str, str] = {
         {% endtest %}
         {% macro pct(x) %}round(100.0 * {{ x }}, 1){% endmacro %}
     """,
+    "shop/macros/tests.sql": """
+        {% test at_least(model, column_name, value) %}
+          select * from {{ model }} where {{ column_name }} < {{ value }}
+        {% endtest %}
+    """,
+    "shop/tests/generic/has_rows.sql": """
+        {% test has_rows(model, n) %}
+          select count(*) as n_rows from {{ model }} having count(*) < {{ n }}
+        {% endtest %}
+    """,
+    "shop/seeds/properties.yml": """
+        version: 2
+        seeds:
+          - name: raw_customers
+            columns:
+              - name: id
+                data_tests: [unique, kit.positive]
+              - name: region
+                data_tests: [{accepted_values: {values: [north, south]}}]
+    """,
     "shop/macros/lists.sql": """
         {% macro statuses() %}
           {% set found = [] %}
@@ -75,6 +99,39 @@ FILES: dict[str, str] = {
             tables:
               - name: payments
                 description: Payments, one per order.
+                columns:
+                  - name: payment_id
+                    data_tests: [not_null]
+                  - name: method
+                    data_tests:
+                      - accepted_values: {values: [card], severity: warn}
+    """,
+    "shop/models/staging/sales/schema.yml": """
+        version: 2
+        models:
+          - name: stg_orders
+            columns:
+              - name: status
+                data_tests:
+                  - accepted_values:
+                      arguments: {values: [placed, shipped]}
+                      config: {severity: warn, store_failures: true}
+              - name: customer_id
+                data_tests:
+                  - relationships: {arguments: {to: "ref('stg_customers')", field: customer_id}}
+          - name: stg_payments
+            columns:
+              - name: method
+                data_tests: [{unique: {config: {enabled: false}}}]
+              - name: payment_id
+                data_tests:
+                  - relationships: {to: "source('shop', 'payments')", field: payment_id}
+    """,
+    "shop/models/staging/crm/schema.yml": """
+        version: 2
+        models:
+          - name: stg_customers
+            data_tests: [{has_rows: {n: 3}}, {has_rows: {n: 4, config: {severity: warn}}}]
     """,
     "shop/models/staging/sales/stg_orders.sql": """
         select id as order_id, customer_id, ordered_on, status, amount_cents
@@ -119,6 +176,11 @@ FILES: dict[str, str] = {
                   - accepted_values:
                       arguments:
                         values: [placed, shipped, returned]
+              - name: amount
+                data_tests:
+                  - at_least:
+                      arguments: {value: 5}
+                      config: {where: "status <> 'returned'"}
           - name: order_summary
             config: {group: finance, access: public}
     """,
@@ -190,6 +252,49 @@ ORACLE: dict[str, str] = {
     "segments": "select region, count(*) as customers from dim_customers_v2 "
                 "where region in ('north') group by region",
 }
+
+
+# each test dpsql runs: where it is declared, its column, its kind, a query over the relations
+# of ORACLE whose rows are its failures, and its severity; `enabled: false` ones are absent
+TEST_ORACLE: list[tuple[str, str | None, str, str, str]] = [
+    ("raw_customers", "id", "unique",
+     "select id from raw_customers group by id having count(*) > 1", "error"),
+    ("raw_customers", "id", "positive", "select * from raw_customers where id <= 0", "error"),
+    ("raw_customers", "region", "accepted_values",
+     "select * from raw_customers where region not in ('north', 'south')", "error"),
+    ("payments", "payment_id", "not_null",
+     "select * from payments where payment_id is null", "error"),
+    ("payments", "method", "accepted_values",
+     "select method from payments where method not in ('card') group by method", "warn"),
+    ("stg_orders", "status", "accepted_values",
+     "select status from stg_orders where status not in ('placed', 'shipped') group by status",
+     "warn"),
+    ("stg_orders", "customer_id", "relationships",
+     "select customer_id from stg_orders where customer_id not in "
+     "(select customer_id from stg_customers) group by customer_id", "error"),
+    ("stg_payments", "payment_id", "relationships",
+     "select payment_id from stg_payments where payment_id not in "
+     "(select payment_id from payments) group by payment_id", "error"),
+    ("stg_customers", None, "has_rows",
+     "select count(*) from stg_customers having count(*) < 3", "error"),
+    ("stg_customers", None, "has_rows",
+     "select count(*) from stg_customers having count(*) < 4", "warn"),
+    ("fct_orders", "order_id", "unique",
+     "select order_id from fct_orders group by order_id having count(*) > 1", "error"),
+    ("fct_orders", "order_id", "not_null",
+     "select * from fct_orders where order_id is null", "error"),
+    ("fct_orders", "status", "accepted_values",
+     "select * from fct_orders where status not in ('placed', 'shipped', 'returned')", "error"),
+    ("fct_orders", "amount", "at_least",
+     "select * from fct_orders where status <> 'returned' and amount < 5", "error"),
+    ("dim_customers_v1", "customer_id", "not_null",
+     "select * from dim_customers_v1 where customer_id is null", "error"),
+    ("dim_customers_v2", "customer_id", "not_null",
+     "select * from dim_customers_v2 where customer_id is null", "error"),
+    ("customer_value", "customer_id", "relationships",
+     "select customer_id from customer_value where customer_id not in "
+     "(select customer_id from dim_customers_v2) group by customer_id", "error"),
+]
 
 
 def write_dbt_project(base: Path) -> Path:

@@ -4,6 +4,8 @@ gives. The auto split is checked on a project with two business areas."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +13,25 @@ import duckdb
 import pytest
 import yaml
 
-from tests.adopt.dbt_fixture import ORACLE, write_dbt_project
+from tests.adopt.dbt_fixture import ORACLE, TEST_ORACLE, write_dbt_project
 from tests.buildkit import query
 from tests.conftest import explain, run_cli
 
 SEEDS = ("raw_orders", "raw_customers")
 
 
-def _oracle(src: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Each relation's rows from the hand-written SQL, run in order in an in-memory DuckDB."""
+def _oracle_db(src: Path) -> duckdb.DuckDBPyConnection:
+    """The hand-written SQL, run in order in an in-memory DuckDB: one table per relation."""
     con = duckdb.connect()
-    rows = {}
     for name, sql in ORACLE.items():
         con.execute(f"create table {name} as " + sql.format(seeds=src / "seeds", root=src))
-        rows[name] = sorted(con.execute(f"from {name}").fetchall(), key=repr)
-    return rows
+    return con
+
+
+def _oracle(src: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Each relation's rows from the hand-written SQL."""
+    con = _oracle_db(src)
+    return {name: sorted(con.execute(f"from {name}").fetchall(), key=repr) for name in ORACLE}
 
 
 def _imported(tmp: Path, *options: str) -> tuple[Path, Path, str]:
@@ -107,13 +113,70 @@ def test_the_cut_ref_is_a_typed_port_and_an_input(auto: tuple[Path, Path, str]) 
                                     "port": "fct_orders", "version": "^1"}
 
 
-def test_schema_yml_tests_run(auto: tuple[Path, Path, str]) -> None:
-    _, dest, _ = auto
+_TEST_NAME = re.compile(r"^(\w+)\(\w+\.(\w+)(?:\.(\w+))?[ )]")
+
+
+Outcome = tuple[str, str | None, str, str, int]  # relation, column, kind, status, failures
+
+
+def _by_test(results: list[dict[str, Any]]) -> list[Outcome]:
+    """The outcome of each schema.yml test in a results file, sorted; singular tests (named
+    `product.file`) are left aside."""
+    out = []
+    for result in results:
+        found = _TEST_NAME.match(result["name"])
+        if found is not None:
+            kind, relation, column = found.groups()
+            out.append((relation, column, kind, result["status"], result["failures"]))
+    return sorted(out, key=repr)
+
+
+def _expected_tests(src: Path) -> list[Outcome]:
+    """Each test's failures, counted by its hand-written query over the oracle's tables; a
+    failing test of severity warn warns, of severity error fails."""
+    con = _oracle_db(src)
+    out = []
+    for relation, column, kind, sql, severity in TEST_ORACLE:
+        (failures,) = con.execute(f"select count(*) from ({sql})").fetchone() or (0,)
+        status = "pass" if failures == 0 else "warn" if severity == "warn" else "fail"
+        out.append((relation, column, kind, status, failures))
+    return sorted(out, key=repr)
+
+
+def test_every_dbt_test_runs_natively_with_the_status_the_data_gives(
+        auto: tuple[Path, Path, str]) -> None:
+    src, dest, _ = auto
+    expected = _expected_tests(src)
+    assert {o[3] for o in expected} == {"pass", "warn"}  # both outcomes are exercised
+    built = json.loads((dest / "target" / "run_results.json").read_text())
+    in_build = [t for r in built["results"] for t in r.get("tests", [])]
+    assert _by_test([*in_build, *built["input_tests"]]) == expected
     result = run_cli("test", "-p", str(dest))
-    assert result.exit_code == 0, explain(result)
-    for name in ("customer_value__customer_id__relationships", "dim_customers_v2__customer_id"
-                 "__not_null", "accepted_values", "crm.assert_no_order_without_customer"):
-        assert name in result.output, result.output
+    assert result.exit_code == 0, explain(result)  # a warn test does not fail the run
+    tested = json.loads((dest / "target" / "test_results.json").read_text())["results"]
+    assert _by_test(tested) == expected
+    singular = [t for t in tested if t["name"] == "crm.assert_no_order_without_customer"]
+    assert [t["status"] for t in singular] == ["pass"]
+    # dbt's artifacts hold each test once, the two uses of `has_rows` included
+    manifest = json.loads((dest / "target" / "dbt" / "manifest.json").read_text())
+    assert len([n for n in manifest["nodes"] if n.startswith("test.")]) == len(tested)
+
+
+def test_tests_are_placed_where_dpsql_runs_them(auto: tuple[Path, Path, str]) -> None:
+    _, dest, _ = auto
+    products = _products(dest)
+    sales_models = {m["name"]: m for m in products["sales"]["models"]}
+    status = next(c for c in sales_models["stg_orders"]["columns"] if c["name"] == "status")
+    assert status["tests"] == [{"accepted_values": {"values": ["placed", "shipped"],
+                                                    "config": {"severity": "warn"}}}]
+    # a relationships test towards another product's internal model: that model is a port
+    crm_ports = {o["name"] for o in products["crm"]["outputs"]}
+    assert "stg_customers" in crm_ports
+    key = next(c for c in sales_models["stg_orders"]["columns"] if c["name"] == "customer_id")
+    assert key["tests"] == [{"relationships": {"to": "crm.stg_customers", "field": "customer_id"}}]
+    payments = next(i for i in products["sales"]["inputs"] if i["name"] == "payments")
+    assert {c["name"] for c in payments["columns"]} == {"payment_id", "method"}
+    assert not list(dest.glob("*/tests/*__*.sql"))  # no schema.yml test became a singular one
 
 
 def test_import_md_says_what_was_printed(auto: tuple[Path, Path, str]) -> None:
@@ -125,10 +188,12 @@ def test_import_md_says_what_was_printed(auto: tuple[Path, Path, str]) -> None:
     assert "`order_summary` is ephemeral in dbt, but it is a port here" in text
     assert query(dest, "select table_type from information_schema.tables "
                        "where table_name = 'order_summary'") == [("VIEW",)]
-    # a generic test block of the package is left out, its macros kept
-    assert "generic test `positive` of checks.sql is not carried over" in text
+    # generic test blocks are copied with the macros; a config dpsql lacks is a note
     kept = (dest / "packages" / "kit" / "macros" / "checks.sql").read_text()
-    assert "macro pct" in kept and "test positive" not in kept
+    assert "macro pct" in kept and "test positive" in kept
+    assert (dest / "macros" / "dbt_tests" / "generic" / "has_rows.sql").is_file()
+    assert "config `store_failures` of test `accepted_values` on `stg_orders.status`" in text
+    assert "not carried over: no" not in text
 
 
 @pytest.mark.parametrize("split", ["folders", "groups"])
