@@ -1,4 +1,4 @@
-"""Run a plan on a Spark target: the same steps as on DuckDB (engine.py), one model at a time.
+"""Run a plan on a Spark target: the same steps as DuckDB's (build/engine.py), one model at a time.
 
     open the warehouse (one build at a time: a lock file) and attach its registry
     -> preflight: what the plan reads from outside itself is published and fits
