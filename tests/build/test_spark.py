@@ -200,3 +200,31 @@ def test_one_product_builds_against_published_ports_on_spark(shop: Path, spark: 
                  "--full-refresh")
     assert "revenue.monthly_revenue" in output and "orders.fct_orders" not in output
     assert _rows(spark, "revenue.monthly_revenue") == before
+
+
+def test_spark_engine_reads_its_registry_as_spark_and_duckdb_see_it(shop: Path, spark: Any
+                                                                    ) -> None:
+    from dpsql.build.engines.registry import engine_for
+    from dpsql.load.config import load_workspace
+    from dpsql.load.targets import Choice, chosen
+
+    with chosen(Choice("spark")):
+        on_spark = engine_for(load_workspace(shop))
+    on_duckdb = engine_for(load_workspace(shop))
+    assert (on_spark.name, on_duckdb.name) == ("spark", "duckdb")
+    manifest = json.loads((shop / "target" / "manifest.json").read_text())
+    ports = {m["relation"] for m in manifest["models"].values() if m.get("port")}
+    catalog = on_spark.catalog()
+    assert ports <= {str(r) for r in catalog.kinds}
+    relations = [r for r in catalog.kinds if str(r) in ports]
+    columns = on_spark.columns(relations)  # both engines publish the same (DuckDB) types
+    assert columns == on_duckdb.columns(relations) and len(columns) == len(ports)
+    _ok("query", "-p", str(shop), "--target", "spark", "select 1")  # its catalog, in the session
+    for relation, cols in columns.items():  # and Spark holds each in the type the engine names
+        held = [(f.name, f.dataType.simpleString()) for f in spark.table(str(relation)).schema]
+        assert held == [(c.name, on_spark.type_name(c.type).lower()) for c in cols], relation
+    built = {m["id"]: m["relation"] for m in manifest["models"].values()
+             if m["materialized"] != "ephemeral"}
+    for engine in (on_spark, on_duckdb):  # a fingerprint for every model each one published
+        stored = engine.stored()
+        assert {mid: stored[mid].relation for mid in built} == built, engine.name

@@ -137,7 +137,7 @@ def test_translated_constructs_give_duckdbs_rows(both: tuple[Any, Any], sql: str
     """As a build runs a model: transpiled, and cast to the types DuckDB gives its columns."""
     import sqlglot
 
-    from dpsql.build.sparkwap import typed
+    from dpsql.build.engines.sparkwap import typed
     from dpsql.compile.translate import unsupported
     from dpsql.core.project import Column
 

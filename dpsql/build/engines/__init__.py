@@ -1,17 +1,18 @@
-"""The boundary to the database a target builds into. Each engine gives the same operations
-(DuckDB's, then Spark's):
+"""The boundary to the database a target builds into.
 
-- connect: `duckdb.connect` (the file lock: DP402); `spark.session` (DP414), `Warehouse.open`
-- read the catalog: `duckdb.read_catalog`; `Warehouse.catalog` (from the registry)
-- published columns, in DuckDB types: `duckdb.read_columns`; `Warehouse.columns`
-- create a schema: `engine._Build._create_schemas`; `Warehouse.database`
-- write, audit, publish one model: `materialize.materialize` (one transaction);
-  `sparkwap.materialize` (a staging name, then the registry)
-- fingerprints and state: `state` (the `_dpsql.fingerprints` table); `Warehouse.stored` and
-  `Warehouse.record` (the registry)
-- types: DuckDB's own; `compile/typing/sparktypes.to_spark`
-- data tests, a query: `testing`, `readonly`; `sparkread`
+`base.Engine` is the interface (a typing.Protocol): build (connect, create the missing
+schemas, write, audit and publish each model, record its fingerprint), run the data tests, run
+a query, read the catalog, the published columns and the stored fingerprints, and name a
+column's type. `registry.engine_for(config)` gives the engine of the chosen target by its
+`type:`, from `registry.ENGINES`.
 
-`build/runner.py` picks the engine of the chosen target; the rest of `build/` (selection,
-preflight, what to rebuild, fingerprints, which tests audit which model) is shared.
+- DuckDB (`duckdb_engine.DuckDBEngine`): the connection and the catalog in `duckdb`; a build
+  in `build/engine.py` and `build/materialize.py` (one transaction per model); the data tests
+  in `build/testing.py`, a query in `build/readonly.py`; fingerprints in `build/state.py`.
+- Spark (`spark_engine.SparkEngine`): the session and the registry in `spark`; a build in
+  `sparkbuild` and `sparkwap` (a staging name, then the registry); the data tests and a query
+  in `sparkread`; types through `compile/typing/sparktypes.to_spark`.
+
+The rest of `build/` (selection, preflight, what to rebuild, fingerprints, which tests audit
+which model, results) is shared, and each engine's build uses it.
 """

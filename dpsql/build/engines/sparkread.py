@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 import sqlglot
 
 from dpsql.build.engines.spark import Warehouse
+from dpsql.build.engines.sparkwap import run_test
 from dpsql.build.readonly import HINT, QUERY_FILE, Rows, check
 from dpsql.build.results import CheckResult, TestRun
-from dpsql.build.sparkwap import run_test
 from dpsql.compile.translate import unsupported
 from dpsql.core.errors import DpsqlError, Location, error, error_text
 from dpsql.core.project import CompiledProject, DataTest

@@ -1,4 +1,4 @@
-"""Run a plan on a Spark target: the same steps as on DuckDB (engine.py), one model at a time.
+"""Run a plan on a Spark target: the same steps as DuckDB's (build/engine.py), one model at a time.
 
     open the warehouse (one build at a time: a lock file) and attach its registry
     -> preflight: what the plan reads from outside itself is published and fits
@@ -24,6 +24,7 @@ from dpsql.build.audits import attach_tests
 from dpsql.build.choose import KIND, drifted
 from dpsql.build.engine import Reporter
 from dpsql.build.engines.spark import Warehouse
+from dpsql.build.engines.sparkwap import materialize
 from dpsql.build.file_inputs import FileInput, file_inputs
 from dpsql.build.materialize import Job
 from dpsql.build.plan import Plan
@@ -36,7 +37,6 @@ from dpsql.build.results import (
     ModelResult,
     RunResult,
 )
-from dpsql.build.sparkwap import materialize
 from dpsql.compile.ephemeral import reads_through
 from dpsql.compile.typing.sparktypes import to_spark
 from dpsql.core.errors import DpsqlError
