@@ -160,8 +160,10 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
     console = Console(Path.cwd())
     try:
         project = load_project(project_dir)
-        # reads the compile cache when there is one, but writes nothing
-        compiled = compile_project(project, cache=CompileCache.load(project.root))
+        # reads and writes the compile cache (when target/ cannot be written, only reads it)
+        cache = CompileCache.load(project.root)
+        compiled = compile_project(project, cache=cache)
+        cache.save()
         diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
         if base is not None:
             from dpsql.cli.mesh import base_diagnostics
@@ -202,11 +204,18 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     skipped, the others still build, and the exit status is 1. Ctrl-C stops the build: what
     was published stays, what was running is rolled back, and the exit status is 130.
     """
-    from dpsql.build.engine import BuildInterrupted, BuildOptions, run
+    from dpsql.build import noop
     from dpsql.cli.console import Console
-    from dpsql.outputs.artifacts import write_run_results
+    from dpsql.cli.noop import nothing_to_build
 
     console = Console(Path.cwd())
+    root = project_dir.resolve()
+    if not full_refresh and nothing_to_build(root, (select, exclude), console):
+        return
+    noop.forget(root)
+    from dpsql.build.engine import BuildInterrupted, BuildOptions, run
+    from dpsql.outputs.artifacts import write_run_results
+
     try:
         compiled = _compile(project_dir, console)
     except KeyboardInterrupt:
@@ -224,6 +233,7 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     except BuildInterrupted as stop:  # Ctrl-C: say what was published and what was not
         result = stop.run
     write_run_results(compiled, result)
+    noop.record(root, compiled.project.config.warehouse, (select, exclude), result)
     console.diagnostics(result.notes)
     console.run_summary(result)
     if result.interrupted:

@@ -178,7 +178,7 @@ def output_error(path: Path, reason: str) -> Diagnostic:
     return error("DP009", f"cannot write dpsql's outputs in {path}: {reason}", Location(path),
                  "make it writable, or move what is in the way (dpsql writes compiled SQL, "
                  "manifest.json, run results and its cache under the workspace's target/); "
-                 "`dpsql check` writes nothing and works without it")
+                 "`dpsql check` works without it")
 
 
 def diagnostic_to_data(d: Diagnostic) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,3 +23,11 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def fast_paths_enabled() -> bool:
+    """False when the environment variable `DPSQL_NO_FAST_PATHS` is set (to anything but
+    empty): then every shortcut that must give the same result as the general route (simple
+    templates without Jinja, a build with nothing changed answered from its record) takes the
+    general route, which is how tests compare the two."""
+    return not os.environ.get("DPSQL_NO_FAST_PATHS")
