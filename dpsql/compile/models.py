@@ -71,10 +71,12 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
 
 
 def _bind(project: Project, product: Product, source: ModelSource, renderer: Renderer,
-          found: list[Diagnostic]) -> tuple[CompiledModel, exp.Query] | None:
-    bound = compile_model(project, product, source, renderer, found)
+          found: list[Diagnostic], tree_kept: bool = True
+          ) -> tuple[CompiledModel, exp.Query] | None:
+    bound = compile_model(project, product, source, renderer, found, tree_kept=tree_kept)
     if bound is not None and bound[0].config.materialized == Materialization.INCREMENTAL:
-        variant = compile_model(project, product, source, renderer, found, incremental=True)
+        variant = compile_model(project, product, source, renderer, found, incremental=True,
+                                tree_kept=False)
         bound = replace(bound[0], incremental_sql=variant[0].sql if variant else None), bound[1]
     return bound
 
@@ -92,7 +94,7 @@ def _bind_entry(project: Project, item: tuple[str, str]
     source = product.model(item[1])
     assert source is not None
     found: list[Diagnostic] = []
-    bound = _bind(project, product, source, renderer, found)
+    bound = _bind(project, product, source, renderer, found, tree_kept=False)
     if bound is None:
         return None, found
     model = bound[0]

@@ -22,6 +22,11 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # everything allocated meanwhile joins the oldest generation (a list splice)
+            # instead of being traversed by the first collection after enable(): that
+            # collection cost 0.45 s at 1,000 models; dead cycles go at the next full one
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
