@@ -76,6 +76,7 @@ def time_dpsql(mesh: Mesh, cli: list[str], timeout: float) -> dict[str, Step]:
     steps["compile_noop"] = run("compile")
     edit_one_model(mesh, 1, ("dpsql",))
     steps["compile_edit"] = run("compile")
+    steps["check_warm"] = run("check")
     remove(warehouse, warehouse.with_name(warehouse.name + ".wal"))
     steps["build_full"] = run("build")
     if steps["build_full"].ok:
