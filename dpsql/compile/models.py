@@ -22,6 +22,7 @@ from dpsql.core.project import (
     Product,
     Project,
 )
+from dpsql.core.runtime import cycles_freed
 
 
 def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
@@ -94,7 +95,8 @@ def _bind_entry(project: Project, item: tuple[str, str]
     source = product.model(item[1])
     assert source is not None
     found: list[Diagnostic] = []
-    bound = _bind(project, product, source, renderer, found, tree_kept=False)
+    with cycles_freed():  # the tree, dropped
+        bound = _bind(project, product, source, renderer, found, tree_kept=False)
     if bound is None:
         return None, found
     model = bound[0]

@@ -30,6 +30,20 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@contextmanager
+def cycles_freed() -> Iterator[None]:
+    """Free the reference cycles made inside the block when it ends, while the collector is
+    paused: sqlglot trees are cycles (each node points at its parent), so every tree dropped
+    during a compile stays in memory until a collection. Objects older than the block are set
+    aside (frozen) meanwhile, so the collection looks only at what the block made."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.unfreeze()
+
+
 def fast_paths_enabled() -> bool:
     """False when the environment variable `DPSQL_NO_FAST_PATHS` is set (to anything but
     empty): then every shortcut that must give the same result as the general route (simple
