@@ -15,7 +15,7 @@ STEPS = (
     ("build_noop", "build, nothing changed"),
     ("build_edit", "build, one model edited"),
 )
-TOOLS = (("dpsql", "dpsql"), ("dbt", "dbt"), ("sqlmesh", "SQLMesh"), ("floor", "DuckDB floor"))
+TOOLS = (("dpsql", "dpsql"), ("general", "dpsql, no fast paths"), ("dbt", "dbt"), ("sqlmesh", "SQLMesh"), ("floor", "DuckDB floor"))
 TARGET_SIZE = 1000
 LARGE_SIZE = 10_000
 GROWTH_TOLERANCE = 1.1  # "linear" allows 10% of noise over the ratio of model counts
@@ -27,6 +27,8 @@ What each cell runs (wall time of the whole process, peak = largest resident set
   literal column to one internal model (edited); `dpsql check -p DIR` after that compile (its
   cache warm); `dpsql build -p DIR` with no warehouse (full), again (nothing changed), after a
   second edit of the same model (edited).
+- dpsql, no fast paths: the same, with `DPSQL_NO_FAST_PATHS=1` (every template through Jinja,
+  typing in one process, a build with nothing changed compiled and compared with the warehouse).
 - dbt: `dbt parse` and `dbt compile` with no `target/`; `dbt compile` again (partial parsing);
   again after the same edit; `dbt run` on a fresh warehouse (every model a table).
 - SQLMesh: `sqlmesh info` with no `.cache/` (the cold load of every model), again (warm cache),
