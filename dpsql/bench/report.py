@@ -15,7 +15,8 @@ STEPS = (
     ("build_noop", "build, nothing changed"),
     ("build_edit", "build, one model edited"),
 )
-TOOLS = (("dpsql", "dpsql"), ("general", "dpsql, no fast paths"), ("dbt", "dbt"), ("sqlmesh", "SQLMesh"), ("floor", "DuckDB floor"))
+TOOLS = (("dpsql", "dpsql"), ("general", "dpsql, no fast paths"), ("dbt", "dbt"),
+         ("sqlmesh", "SQLMesh"), ("floor", "DuckDB floor"))
 TARGET_SIZE = 1000
 LARGE_SIZE = 10_000
 GROWTH_TOLERANCE = 1.1  # "linear" allows 10% of noise over the ratio of model counts
