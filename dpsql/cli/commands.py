@@ -150,26 +150,11 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
     """
     import json
 
+    from dpsql.cli.checkstamp import check_diagnostics
     from dpsql.cli.console import Console
-    from dpsql.compile.cache import CompileCache
-    from dpsql.compile.pipeline import compile_project
-    from dpsql.core.errors import DpsqlError
-    from dpsql.lineage.model import lineage_warnings
-    from dpsql.load.loader import load_project
 
     console = Console(Path.cwd())
-    try:
-        project = load_project(project_dir)
-        # reads and writes the compile cache (when target/ cannot be written, only reads it)
-        cache = CompileCache.load(project.root)
-        compiled = compile_project(project, cache=cache)
-        cache.save()
-        diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
-        if base is not None:
-            from dpsql.cli.mesh import base_diagnostics
-            diagnostics += base_diagnostics(project_dir, base)
-    except DpsqlError as exc:
-        diagnostics = list(exc.diagnostics)
+    diagnostics = check_diagnostics(project_dir, base)
     errors = [d for d in diagnostics if d.is_error]
     if fmt == "json":
         click.echo(json.dumps({"ok": not errors,

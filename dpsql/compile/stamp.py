@@ -120,9 +120,10 @@ class Snapshot:
             self.warehouse = _entries([str(project.config.warehouse)], self.taken_ns)
 
     def record(self, *, env: Mapping[str, str | None], outputs: Iterable[Path],
-               warnings: list[Diagnostic], summary: str) -> None:
-        """Write the stamp after a successful compile (a failure to write only costs speed)."""
-        write_sealed(self.root / FILE, "stamp", FORMAT, {
+               warnings: list[Diagnostic], summary: str, file: Path = FILE) -> None:
+        """Write the stamp after a successful compile (a failure to write only costs speed);
+        `file`: another stamp than the compile's (`dpsql check` keeps its own)."""
+        write_sealed(self.root / file, "stamp", FORMAT, {
             "files": self.files,
             "inputs": self.inputs,
             "warehouse": self.warehouse,
@@ -133,10 +134,10 @@ class Snapshot:
         })
 
 
-def unchanged(root: Path, environ: Mapping[str, str]) -> dict[str, Any] | None:
+def unchanged(root: Path, environ: Mapping[str, str], file: Path = FILE) -> dict[str, Any] | None:
     """The stamp, if nothing a compile reads has changed since it was written; else None.
     Its "warnings" are Diagnostics."""
-    stamp = read_sealed(root / FILE, "stamp", FORMAT)
+    stamp = read_sealed(root / file, "stamp", FORMAT)
     if not isinstance(stamp, dict):
         return None
     try:

@@ -145,3 +145,27 @@ def test_a_build_after_a_change_takes_the_general_route(tiny: Path, change: str,
     assert statuses["items.fct_items"] == expected, statuses
     if change == "select":  # compiled again, found unchanged in the warehouse
         assert "Nothing changed" in result.output and list(statuses) == ["items.fct_items"]
+
+
+def test_a_check_with_nothing_changed_reports_the_same_without_a_compile(
+        tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tiny, {FCT: "select item_id, shop, qty, (qty * price)::decimal(18,2) as value,"
+                            " 1 as extra\nfrom {{ ref('stg_items') }}\n"})
+    first = run_cli("check", "-p", str(tiny), "--format", "json")
+    assert first.exit_code == 1 and "DP302" in first.output, explain(first)
+    compiles: list[object] = []
+    real = dpsql.compile.pipeline.compile_project
+
+    def counted(*args: object, **kwargs: object) -> object:
+        compiles.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(dpsql.compile.pipeline, "compile_project", counted)
+    again = run_cli("check", "-p", str(tiny), "--format", "json")
+    assert (again.exit_code, again.output) == (first.exit_code, first.output)
+    assert not compiles
+    monkeypatch.setenv("DPSQL_TODAY", "2031-01-01")  # deprecations are judged by the date
+    assert run_cli("check", "-p", str(tiny), "--format", "json").output == first.output
+    assert len(compiles) == 1
+    write_files(tiny, {FCT: (tiny / FCT).read_text().replace(", 1 as extra", "")})
+    fixed = run_cli("check", "-p", str(tiny))
+    assert fixed.exit_code == 0 and len(compiles) == 2, explain(fixed)
