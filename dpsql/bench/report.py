@@ -11,6 +11,7 @@ STEPS = (
     ("compile_noop", "compile, nothing changed"),
     ("compile_edit", "compile, one model edited"),
     ("check_warm", "check, after that compile"),
+    ("check_noop", "check, nothing changed"),
     ("build_full", "full build (fresh warehouse)"),
     ("build_noop", "build, nothing changed"),
     ("build_edit", "build, one model edited"),
@@ -26,10 +27,10 @@ What each cell runs (wall time of the whole process, peak = largest resident set
 
 - dpsql: `dpsql compile -p DIR` with no `target/` (cold), again (nothing changed), after adding a
   literal column to one internal model (edited); `dpsql check -p DIR` after that compile (its
-  cache warm); `dpsql build -p DIR` with no warehouse (full), again (nothing changed), after a
-  second edit of the same model (edited).
+  cache warm), and again (nothing changed); `dpsql build -p DIR` with no warehouse (full),
+  again (nothing changed), after a second edit of the same model (edited).
 - dpsql, no fast paths: the same, with `DPSQL_NO_FAST_PATHS=1` (every template through Jinja,
-  typing in one process, a build with nothing changed compiled and compared with the warehouse).
+  typing in one process, a build or check with nothing changed compiled again).
 - dbt: `dbt parse` and `dbt compile` with no `target/`; `dbt compile` again (partial parsing);
   again after the same edit; `dbt run` on a fresh warehouse (every model a table).
 - SQLMesh: `sqlmesh info` with no `.cache/` (the cold load of every model), again (warm cache),

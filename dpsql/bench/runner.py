@@ -80,6 +80,7 @@ def time_dpsql(mesh: Mesh, cli: list[str], timeout: float, general: bool = False
     edit_one_model(mesh, 1, ("dpsql",))
     steps["compile_edit"] = run("compile")
     steps["check_warm"] = run("check")
+    steps["check_noop"] = run("check")
     remove(warehouse, warehouse.with_name(warehouse.name + ".wal"))
     steps["build_full"] = run("build")
     if steps["build_full"].ok:
