@@ -10,7 +10,7 @@ every diagnostic still comes from one place, with its location.
 
 Anything else falls back to Jinja: blocks (`{%`), comments (`{#`), whitespace control
 (`{{-`), filters, expressions, a tag spread over lines, a name other than those above,
-an argument that is not a literal, a text with a backslash in it. Setting the environment
+an argument that is not a literal, a text with a backslash in it, a carriage return. Setting the environment
 variable `DPSQL_NO_FAST_PATHS` (to anything but empty) sends every template to Jinja.
 """
 
@@ -82,8 +82,8 @@ def _render(parts: list[str | Call], call: Callable[[str, tuple[Any, ...], dict[
 
 def split(text: str) -> list[str | Call] | None:
     """The template as text and calls, in order; None when it needs Jinja."""
-    if any(opener in text for opener in _OPENERS):
-        return None
+    if "\r" in text or any(opener in text for opener in _OPENERS):
+        return None  # Jinja turns \r\n into \n: its text is not the template's
     parts: list[str | Call] = []
     at, line = 0, 1
     for match in _TAG.finditer(text):

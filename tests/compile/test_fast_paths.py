@@ -36,15 +36,17 @@ def forking(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(units, "MIN_MODELS", 1)
 
 
-def _outputs(root: Path, command: str) -> tuple[str, str, str]:
-    """The manifest and `check --format json` of a cold compile."""
+def _outputs(root: Path, command: str) -> tuple[str, str, str, dict[str, bytes]]:
+    """The manifest, `check --format json` and the compiled SQL of a cold compile."""
     for leftover in (root / "target").rglob("*"):
         if leftover.is_file():
             leftover.unlink()
     result = run_cli(command, "-p", str(root))
     assert result.exit_code == 0, explain(result)
     check = run_cli("check", "-p", str(root), "--format", "json")
-    return (root / "target" / "manifest.json").read_text(), check.output, result.output
+    compiled = {str(p.relative_to(root)): p.read_bytes()
+                for p in sorted((root / "target" / "compiled").rglob("*.sql"))}
+    return (root / "target" / "manifest.json").read_text(), check.output, result.output, compiled
 
 
 def test_a_generated_mesh_compiles_the_same_without_the_fast_paths(
@@ -61,11 +63,12 @@ def test_a_generated_mesh_compiles_the_same_without_the_fast_paths(
     models = sorted(root.rglob("models/*.sql"))
     write_files(models[0].parent, {
         "jinja_model.sql": "{% set n = 2 %}select {{ n }} as n\n",
-        "this_model.sql": "-- {{ this }}\nselect '{{ var('missing', 'x') }}' as v, 1.5 as w\n"})
+        "this_model.sql": "-- {{ this }}\nselect '{{ var('missing', 'x') }}' as v, 1.5 as w\n",
+        "crlf_model.sql": "select 'a\r\nb' as v,\r\n{{ var('missing', 2) }} as n\r\n"})
     fast = _outputs(root, "compile")
     monkeypatch.setenv("DPSQL_NO_FAST_PATHS", "1")
     slow = _outputs(root, "compile")
-    assert json.loads(fast[0])["models"] and fast == slow
+    assert json.loads(fast[0])["models"] and len(fast[3]) > 50 and fast == slow
 
 
 def test_templates_the_fast_path_does_not_take_render_as_before(tiny: Path,
@@ -80,6 +83,7 @@ def test_templates_the_fast_path_does_not_take_render_as_before(tiny: Path,
         "config.sql": "{{ config(materialized='table', tags=['a', 'b']) }}\nselect 1 as x\n",
         "bad_config.sql": "{{ config(materialized='tabel') }}\nselect 1 as x\n",
         "keyed_view.sql": "-- a view\n\n{{ config(tags='t', unique_key='x') }}\nselect 1 as x\n",
+        "crlf.sql": "select 1 as x\r\nfrom {{ ref('stg_items') }}\r\nwhere qty = 'a\r\nb'\r\n",
     }
     write_files(tiny / "inventory/items/models", cases)
     write_files(tiny / "inventory/items/macros", {
