@@ -43,17 +43,18 @@ def check_diagnostics(project_dir: Path, base: str | None) -> list[Diagnostic]:
     """Every diagnostic of `dpsql check`: from its stamp when nothing changed, else from a
     compile (which reads and writes the compile cache; a target/ that cannot be written only
     costs speed)."""
-    from dpsql.compile.cache import CompileCache
-    from dpsql.compile.pipeline import compile_project
-    from dpsql.core.errors import DpsqlError
-    from dpsql.lineage.model import lineage_warnings
     from dpsql.load.config import environment
-    from dpsql.load.loader import load_project
 
     root, environ = project_dir.resolve(), environment()
     last = last_check(root, environ) if base is None else None
     if last is not None:
         return last
+    from dpsql.compile.cache import CompileCache
+    from dpsql.compile.pipeline import compile_project
+    from dpsql.core.errors import DpsqlError
+    from dpsql.lineage.model import lineage_warnings
+    from dpsql.load.loader import load_project
+
     snapshot = stamp.Snapshot.take(root)
     try:
         project = load_project(project_dir)
