@@ -80,7 +80,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--tools",
         type=_tools,
         default=ALL_TOOLS,
-        help="which of floor,dpsql,dbt,sqlmesh to time, comma separated (default all)",
+        help="which of floor,dpsql,general,dbt,sqlmesh to time, comma separated (default all; "
+        "general is dpsql without its fast paths)",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(

@@ -27,7 +27,7 @@ from dpsql.bench.proc import Step, best_of, remove, run_timed
 from dpsql.bench.report import evaluate_targets, growth, render_markdown
 
 Log = Callable[[str], None]
-ALL_TOOLS = ("floor", "dpsql", "dbt", "sqlmesh")
+ALL_TOOLS = ("floor", "dpsql", "general", "dbt", "sqlmesh")  # general: dpsql, no fast paths
 
 
 @dataclass
@@ -59,10 +59,13 @@ def find_dpsql_cli() -> list[str] | None:
     return None
 
 
-def time_dpsql(mesh: Mesh, cli: list[str], timeout: float) -> dict[str, Step]:
-    """Cold, unchanged and one-model-edited compile; full, unchanged and edited build."""
+def time_dpsql(mesh: Mesh, cli: list[str], timeout: float, general: bool = False
+               ) -> dict[str, Step]:
+    """Cold, unchanged and one-model-edited compile; full, unchanged and edited build.
+    `general`: with DPSQL_NO_FAST_PATHS set (the same work without the shortcuts)."""
     ws = mesh.workspace
-    env: dict[str, str | None] = {"PYTHONPATH": str(repo_root())}
+    env: dict[str, str | None] = {"PYTHONPATH": str(repo_root()),
+                                  "DPSQL_NO_FAST_PATHS": "1" if general else None}
     warehouse = ws / "warehouse.duckdb"
 
     def run(command: str) -> Step:
@@ -76,6 +79,8 @@ def time_dpsql(mesh: Mesh, cli: list[str], timeout: float) -> dict[str, Step]:
     steps["compile_noop"] = run("compile")
     edit_one_model(mesh, 1, ("dpsql",))
     steps["compile_edit"] = run("compile")
+    steps["check_warm"] = run("check")
+    steps["check_noop"] = run("check")
     remove(warehouse, warehouse.with_name(warehouse.name + ".wal"))
     steps["build_full"] = run("build")
     if steps["build_full"].ok:
@@ -152,13 +157,17 @@ def run_size(cfg: BenchConfig, models: int, log: Log) -> dict[str, Any]:
     if "floor" in cfg.tools:
         log("  DuckDB floor")
         tools["floor"] = best_of([time_floor(mesh, cfg.timeout) for _ in range(reps)])
+    cli = find_dpsql_cli()
     if "dpsql" in cfg.tools:
         log("  dpsql")
-        cli = find_dpsql_cli()
         if cli is None:
             tools["dpsql"] = {"compile_cold": Step.skipped("dpsql CLI not found")}
         else:
             tools["dpsql"] = best_of([time_dpsql(mesh, cli, cfg.timeout) for _ in range(reps)])
+    if "general" in cfg.tools and cli is not None:
+        log("  dpsql without its fast paths (DPSQL_NO_FAST_PATHS=1)")
+        tools["general"] = best_of([time_dpsql(mesh, cli, cfg.timeout, general=True)
+                                    for _ in range(reps)])
     for tool, timer in (("dbt", time_dbt), ("sqlmesh", time_sqlmesh)):
         exe = find_peer(tool) if cfg.peers and tool in cfg.tools else None
         if exe is not None:

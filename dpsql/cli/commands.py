@@ -109,25 +109,11 @@ def check(project_dir: Path, fmt: str, base: str | None) -> None:
     """
     import json
 
+    from dpsql.cli.checkstamp import check_diagnostics
     from dpsql.cli.console import Console
-    from dpsql.compile.cache import CompileCache
-    from dpsql.compile.pipeline import compile_project
-    from dpsql.core.errors import DpsqlError
-    from dpsql.lineage.model import lineage_warnings
-    from dpsql.load.loader import load_project
 
     console = Console(Path.cwd())
-    try:
-        project = load_project(project_dir)
-        # reads the compile cache when there is one, but writes nothing
-        compiled = compile_project(project, cache=CompileCache.load(
-            project.root, project.config.outputs))
-        diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
-        if base is not None:
-            from dpsql.cli.mesh import base_diagnostics
-            diagnostics += base_diagnostics(project_dir, base)
-    except DpsqlError as exc:
-        diagnostics = list(exc.diagnostics)
+    diagnostics = check_diagnostics(project_dir, base)
     errors = [d for d in diagnostics if d.is_error]
     if fmt == "json":
         click.echo(json.dumps({"ok": not errors,
@@ -164,13 +150,22 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
     skipped, the others still build, and the exit status is 1. Ctrl-C stops the build: what
     was published stays, what was running is rolled back, and the exit status is 130.
     """
+    from dpsql.build import noop
+    from dpsql.cli.console import Console
+    from dpsql.cli.noop import nothing_to_build, remembered
+
+    console = Console(Path.cwd())
+    root = project_dir.resolve()
+    if remembered(select, exclude, state, full_refresh) and nothing_to_build(
+            root, (select, exclude), console):
+        return
+    outputs, _ = stamp_context(project_dir)
+    noop.forget(root, outputs)
     from dpsql.build.engine import BuildInterrupted, BuildOptions
     from dpsql.build.runner import build as run
-    from dpsql.cli.console import Console
     from dpsql.outputs.artifacts import write_run_results
     from dpsql.outputs.dbt_artifacts import write_dbt_run_results
 
-    console = Console(Path.cwd())
     try:
         compiled = _compile(project_dir, console)
     except KeyboardInterrupt:
@@ -189,6 +184,9 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
         result = stop.run
     write_run_results(compiled, result)
     write_dbt_run_results(compiled, result)
+    if compiled.project.config.engine == "duckdb":  # Spark answers from its registry
+        noop.record(root, compiled.project.config.warehouse, (select, exclude), result,
+                    compiled.project.config.outputs)
     console.diagnostics(result.notes)
     logs.build_summary(console, result)
     if result.interrupted:

@@ -28,10 +28,11 @@ class _Binding:
 
 
 def compile_model(project: Project, product: Product, source: ModelSource, renderer: Renderer,
-                  diagnostics: list[Diagnostic], *, incremental: bool = False
-                  ) -> tuple[CompiledModel, exp.Query] | None:
+                  diagnostics: list[Diagnostic], *, incremental: bool = False,
+                  tree_kept: bool = True) -> tuple[CompiledModel, exp.Query] | None:
     """Render, parse and resolve one model, and give its tree with the relations bound;
-    `incremental` renders is_incremental() as true."""
+    `incremental` renders is_incremental() as true. Without `tree_kept` (the caller drops the
+    tree) the SQL is generated from the tree itself rather than from a copy."""
     rendered = renderer.render(product, source, incremental=incremental)
     diagnostics.extend(rendered.diagnostics)
     if any(d.is_error for d in rendered.diagnostics):
@@ -72,7 +73,7 @@ def compile_model(project: Project, product: Product, source: ModelSource, rende
         config=config,
         relation=product.relation_of_model(source.name),
         rendered_sql=rendered.sql,
-        sql=sqlmod.generate(tree),
+        sql=sqlmod.generate(tree, copy=tree_kept),
         depends_on=tuple(depends),
         inputs=tuple(inputs),
         line_map=rendered.line_map,

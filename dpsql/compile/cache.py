@@ -80,6 +80,10 @@ class CompileCache:
             self.hits += 1
         return value
 
+    def stored(self, stage: str) -> int:
+        """How many entries of `stage` the last compile left."""
+        return len(self._old.get(stage, {}))
+
     def put(self, stage: str, key: str, value: Any) -> None:
         self._new[stage][key] = value
 

@@ -16,6 +16,7 @@ from dpsql.compile import sql as sqlmod
 from dpsql.compile.parallel import fork_map
 from dpsql.compile.state import CompileState, Trees
 from dpsql.core.project import CompiledModel
+from dpsql.core.runtime import cycles_freed
 from dpsql.lineage.model import lineage_from_data, lineage_to_data, model_lineage
 
 
@@ -38,6 +39,7 @@ def _trace(shared: tuple[Trees, MappingSchema, dict[str, CompiledModel]], mid: s
     """Qualify a typed model's tree in place (no pass reads it after this one) and trace it."""
     trees, mapping, models = shared
     model = models[mid]
-    qualified = sqlmod.qualify_columns(trees.of(model), mapping, copy=False)
-    trees.drop(mid)
-    return lineage_to_data(model_lineage(model, qualified, mapping))
+    with cycles_freed():  # the tree, once traced
+        qualified = sqlmod.qualify_columns(trees.of(model), mapping, copy=False)
+        trees.drop(mid)
+        return lineage_to_data(model_lineage(model, qualified, mapping))

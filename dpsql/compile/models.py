@@ -22,6 +22,7 @@ from dpsql.core.project import (
     Product,
     Project,
 )
+from dpsql.core.runtime import cycles_freed
 
 
 def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
@@ -71,10 +72,12 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
 
 
 def _bind(project: Project, product: Product, source: ModelSource, renderer: Renderer,
-          found: list[Diagnostic]) -> tuple[CompiledModel, exp.Query] | None:
-    bound = compile_model(project, product, source, renderer, found)
+          found: list[Diagnostic], tree_kept: bool = True
+          ) -> tuple[CompiledModel, exp.Query] | None:
+    bound = compile_model(project, product, source, renderer, found, tree_kept=tree_kept)
     if bound is not None and bound[0].config.materialized == Materialization.INCREMENTAL:
-        variant = compile_model(project, product, source, renderer, found, incremental=True)
+        variant = compile_model(project, product, source, renderer, found, incremental=True,
+                                tree_kept=False)
         bound = replace(bound[0], incremental_sql=variant[0].sql if variant else None), bound[1]
     return bound
 
@@ -92,7 +95,8 @@ def _bind_entry(project: Project, item: tuple[str, str]
     source = product.model(item[1])
     assert source is not None
     found: list[Diagnostic] = []
-    bound = _bind(project, product, source, renderer, found)
+    with cycles_freed():  # the tree, dropped
+        bound = _bind(project, product, source, renderer, found, tree_kept=False)
     if bound is None:
         return None, found
     model = bound[0]

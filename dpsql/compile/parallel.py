@@ -27,10 +27,12 @@ def workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def fork_map(func: Callable[[Any, T], R], shared: Any, items: Sequence[T]) -> list[R]:
-    """`[func(shared, item) for item in items]`, in forked processes when it pays."""
+def fork_map(func: Callable[[Any, T], R], shared: Any, items: Sequence[T],
+             min_items: int | None = None) -> list[R]:
+    """`[func(shared, item) for item in items]`, in forked processes when it pays (at least
+    `min_items` items, MIN_ITEMS by default)."""
     count = workers()
-    if (count < 2 or len(items) < MIN_ITEMS
+    if (count < 2 or len(items) < (MIN_ITEMS if min_items is None else min_items)
             or "fork" not in multiprocessing.get_all_start_methods()):
         return [func(shared, item) for item in items]
     global _job

@@ -32,7 +32,7 @@ from dpsql.compile.typing.infer import type_models
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, did_you_mean, error
 from dpsql.core.graph import topological_order
 from dpsql.core.project import CompiledModel, CompiledProject, ModelSource, Project
-from dpsql.core.runtime import collector_paused
+from dpsql.core.runtime import collector_paused, cycles_freed
 from dpsql.load.textfile import read_text
 
 log = logging.getLogger("dpsql")
@@ -53,7 +53,11 @@ def run_passes(state: CompileState, passes: Iterable[Pass]) -> None:
     todo = [p for p in passes if state.infer_schemas or not p.needs_schemas]
     last_reader = max((i for i, p in enumerate(todo) if p.reads_trees), default=-1)
     for i, step in enumerate(todo):
-        step.run(state)
+        if step.frees_cycles:
+            with cycles_freed():
+                step.run(state)
+        else:
+            step.run(state)
         log.debug("compile pass %s done (%d trees held)", step.name, len(state.trees))
         if i == last_reader:
             state.trees.clear()
@@ -119,7 +123,7 @@ PASSES: tuple[Pass, ...] = (
     Pass("inline ephemeral models", inline, reads_trees=True),
     Pass("types", type_models, reads_trees=True, needs_schemas=True),  # trees: DP208 positions
     Pass("materializations", materializations),
-    Pass("data tests", data_tests),
+    Pass("data tests", data_tests, frees_cycles=True),  # their queries are built as trees
     Pass("engine SQL", translate, reads_trees=True),  # Spark targets: models transpiled
     Pass("interfaces", check_interfaces, reads_trees=True),
     Pass("lineage", trace_lineage, reads_trees=True, needs_schemas=True),

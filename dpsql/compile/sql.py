@@ -145,5 +145,7 @@ def qualify_columns(tree: exp.Query | None, schema: MappingSchema, *, copy: bool
     return result if isinstance(result, exp.Query) else None
 
 
-def generate(tree: exp.Expr) -> str:
-    return tree.sql(dialect=DIALECT, pretty=True)
+def generate(tree: exp.Expr, *, copy: bool = True) -> str:
+    """The SQL of a tree; without `copy` sqlglot may change the tree while it generates, so
+    only a caller that drops the tree afterwards passes copy=False (it saves a third)."""
+    return tree.sql(dialect=DIALECT, pretty=True, copy=copy)

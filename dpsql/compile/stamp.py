@@ -123,9 +123,10 @@ class Snapshot:
             self.warehouse = _entries([str(project.config.warehouse)], self.taken_ns)
 
     def record(self, *, env: Mapping[str, str | None], outputs: Iterable[Path],
-               warnings: list[Diagnostic], summary: str) -> None:
-        """Write the stamp after a successful compile (a failure to write only costs speed)."""
-        write_sealed(_file(self.root, self.outputs), "stamp", FORMAT, {
+               warnings: list[Diagnostic], summary: str, file: Path = FILE) -> None:
+        """Write the stamp after a successful compile (a failure to write only costs speed);
+        `file`: another stamp than the compile's (`dpsql check` keeps its own)."""
+        write_sealed(path_of(self.root, self.outputs, file), "stamp", FORMAT, {
             "context": self.context,
             "files": self.files,
             "inputs": self.inputs,
@@ -137,15 +138,17 @@ class Snapshot:
         })
 
 
-def _file(root: Path, outputs: Path | None) -> Path:
-    return root / FILE if outputs is None else outputs / FILE.relative_to("target")
+def path_of(root: Path, outputs: Path | None, file: Path = FILE) -> Path:
+    """A stamp in the default target/, or in the chosen target's output folder."""
+    return root / file if outputs is None else outputs / file.relative_to("target")
 
 
 def unchanged(root: Path, environ: Mapping[str, str], outputs: Path | None = None,
-              context: Any = None) -> dict[str, Any] | None:
+              context: Any = None, file: Path = FILE) -> dict[str, Any] | None:
     """The stamp, if nothing a compile reads has changed since it was written; else None.
-    Its "warnings" are Diagnostics. `outputs` and `context` as for Snapshot.take."""
-    stamp = read_sealed(_file(root, outputs), "stamp", FORMAT)
+    Its "warnings" are Diagnostics. `outputs` and `context` as for Snapshot.take; `file`
+    as for Snapshot.record."""
+    stamp = read_sealed(path_of(root, outputs, file), "stamp", FORMAT)
     if not isinstance(stamp, dict):
         return None
     try:
@@ -192,7 +195,7 @@ def output_error(path: Path, reason: str) -> Diagnostic:
     return error("DP009", f"cannot write dpsql's outputs in {path}: {reason}", Location(path),
                  "make it writable, or move what is in the way (dpsql writes compiled SQL, "
                  "manifest.json, run results and its cache under the workspace's target/); "
-                 "`dpsql check` writes nothing and works without it")
+                 "`dpsql check` works without it")
 
 
 def diagnostic_to_data(d: Diagnostic) -> list[Any]:

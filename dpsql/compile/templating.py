@@ -22,6 +22,7 @@ import jinja2
 from jinja2 import StrictUndefined
 from jinja2.exceptions import SecurityError
 
+from dpsql.compile import simple_templates
 from dpsql.compile.dbtjinja import (
     Adapter,
     Namespace,
@@ -333,6 +334,18 @@ class Renderer:
         env, macro_errors = self.environment(product)
         state = _RenderState(model, product, self.project, incremental)
         token = _STATE.set(state)
+        try:  # without Jinja when the template needs none (its calls are the same functions)
+            simple = simple_templates.render(model.text, functools.partial(_call, env, state),
+                                             product.relation_of_model(model.name).sql,
+                                             env.dpsql_emit)
+        finally:
+            _STATE.reset(token)
+        if simple is not None:
+            state.config_lines.update(simple[1])
+            return Rendered(simple[0], state.config, line_map(model.text, simple[0]),
+                            macro_errors, state.config_lines)
+        state = _RenderState(model, product, self.project, incremental)
+        token = _STATE.set(state)
         try:
             with metered():
                 code = env.compile(model.text, str(model.path), str(model.path))
@@ -350,6 +363,16 @@ class Renderer:
         diagnostics = (*macro_errors, *state.diagnostics)
         return Rendered(sql, state.config, line_map(model.text, sql), diagnostics,
                         state.config_lines)
+
+
+def _call(env: MeteredEnvironment, state: _RenderState, name: str, args: tuple[Any, ...],
+          kwargs: dict[str, Any]) -> Any:
+    """A simple template's call, as Jinja would make it; NOT_SIMPLE if Jinja must (a macro of
+    that name, or a problem to report with its location)."""
+    if env.globals.get(name) is not _GLOBALS[name]:
+        return simple_templates.NOT_SIMPLE
+    value = _GLOBALS[name](*args, **kwargs)
+    return simple_templates.NOT_SIMPLE if state.diagnostics else value
 
 
 def _macro_module(env: MeteredEnvironment, path: Path) -> Any:

@@ -196,8 +196,13 @@ def _lineage(model: CompiledModel) -> dict[str, Any] | None:
 def write_run_results(compiled: CompiledProject, run: RunResult) -> Path:
     """target/run_results.json: each model's status, time and row count; for a failure, where
     and how to fix it; for a build stopped by Ctrl-C, `interrupted` and what was not run."""
-    path = target_dir(compiled) / "run_results.json"
-    root = compiled.project.root
+    return write_run_results_in(compiled.project.root, run, target_dir(compiled))
+
+
+def write_run_results_in(root: Path, run: RunResult, outputs: Path | None = None) -> Path:
+    """write_run_results() for the workspace at `root` (no compiled project needed), in the
+    chosen target's folder `outputs` (default: root/target)."""
+    path = (outputs or root / "target") / "run_results.json"
     write_json(path, {
         "metadata": {"dpsql_version": __version__, "elapsed_seconds": round(run.seconds, 4),
                      "interrupted": run.interrupted},

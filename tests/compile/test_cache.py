@@ -83,9 +83,13 @@ def test_a_damaged_cache_is_ignored(tiny: Path) -> None:
     assert read_sealed(tiny / FILE, "compile", FORMAT) is not None  # written again
 
 
-def test_check_reads_the_cache_but_writes_nothing(tiny: Path) -> None:
+def test_check_writes_the_cache_and_nothing_else(tiny: Path) -> None:
     assert run_cli("check", "-p", str(tiny)).exit_code == 0
-    assert not (tiny / "target").exists()
+    assert sorted(p.name for p in (tiny / "target").rglob("*")) == [
+        "cache", "check.json", "compile.json"]  # the compile cache, and the check's own stamp
+    cache = CompileCache.load(tiny)  # what the next check (or compile) starts from
+    assert not compile_project(load_project(tiny), cache=cache).errors
+    assert cache.misses == 0 and cache.hits > 0
 
 
 def test_parallel_compile_gives_the_same_result(tiny: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -141,3 +141,38 @@ def test_every_workspace_command_takes_target_and_vars(tiny: Path) -> None:
         result = run_cli(name, "-p", str(tiny), "--target", "nope", "--vars", "{a: 1}", *extra)
         assert result.exit_code == 1, (name, explain(result))
         assert "DP014" in result.output and "declared targets: dev, other" in result.output, name
+
+
+def test_a_build_with_nothing_changed_is_answered_per_target(tiny: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.delenv("DPSQL_TEST_WH", raising=False)
+    _use(tiny, TWO_TARGETS)
+    assert run_cli("build", "-p", str(tiny)).exit_code == 0
+    again = run_cli("build", "-p", str(tiny))
+    assert again.exit_code == 0 and "Nothing changed" in again.output, explain(again)
+    answered = json.loads((tiny / "target" / "run_results.json").read_text())["results"]
+    assert {r["message"] for r in answered} == {"unchanged since the last build"}  # no compile
+    # the record of the default target says nothing of the other one: it builds for real
+    other = run_cli("build", "-p", str(tiny), "--target", "other")
+    assert other.exit_code == 0, explain(other)
+    assert len(_rows(tiny / "other.duckdb", "from items.items")) == 3
+    results = json.loads((tiny / "target" / "other" / "run_results.json").read_text())
+    assert {r["status"] for r in results["results"]} == {"success"}
+    # and other --vars are another build again
+    varied = run_cli("build", "-p", str(tiny), "--target", "other", "--vars", "{min_qty: 1}")
+    assert varied.exit_code == 0, explain(varied)
+    assert len(_rows(tiny / "other.duckdb", "from items.items")) == 2
+
+
+def test_check_remembers_its_diagnostics_per_target(tiny: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DPSQL_TEST_WH", raising=False)
+    _use(tiny, TWO_TARGETS)
+    assert run_cli("check", "-p", str(tiny)).exit_code == 0
+    # the default check's stamp must not answer for --vars that break a model, nor for the
+    # other target
+    bad = run_cli("check", "-p", str(tiny), "--vars", "{min_qty: no_such_column}")
+    assert bad.exit_code == 1 and "no_such_column" in bad.output, explain(bad)
+    assert run_cli("check", "-p", str(tiny), "--target", "other").exit_code == 0
+    assert run_cli("check", "-p", str(tiny)).exit_code == 0

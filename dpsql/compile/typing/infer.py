@@ -6,6 +6,7 @@ and docs/decisions.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import replace
@@ -15,7 +16,7 @@ from sqlglot import exp
 
 from dpsql.compile.cache import CompileCache, digest
 from dpsql.compile.state import CompileState
-from dpsql.compile.typing import standins
+from dpsql.compile.typing import standins, units
 from dpsql.compile.typing.schema import (
     BindError,
     SchemaCatalog,
@@ -38,17 +39,24 @@ def type_models(state: CompileState) -> None:
     could not be typed are skipped: that upstream's own diagnostic says why."""
     project = state.project
     catalog = _LazyCatalog()
+    groups = None
     try:
         sources, unreadable = _infer_sources(project, catalog, state.diagnostics, state.cache)
         state.sources.update(sources)
         state.interfaces = standins.interfaces(project)  # consumers see a port's contract
         catalog.known.update(state.interfaces)
-        for mid in state.order:
-            _type_model(state, state.models[mid], catalog)
+        groups = units.units(state, functools.partial(_needed, state),
+                             len(state.models) - state.cache.stored("type"))
+        if groups is None:
+            for mid in state.order:
+                _type_model(state, state.models[mid], catalog)
+            state.mapping = catalog.mapping
     finally:
         catalog.close()  # no DuckDB work after this, and worker processes must not inherit it
+    if groups is not None:
+        units.type_in_workers(state, groups, dict(catalog.known), _type_group,
+                              functools.partial(_needed, state))
     state.diagnostics.extend(_untyped_table_inputs(state, unreadable))
-    state.mapping = catalog.mapping
     models = dict(state.models)
     for mid, entry in state.typed.items():
         typed = replace(models[mid], columns=_columns(entry))
@@ -57,11 +65,29 @@ def type_models(state: CompileState) -> None:
         standins.log_typed(state.models[mid])
 
 
-def _type_model(state: CompileState, model: CompiledModel, catalog: _LazyCatalog) -> None:
+def _needed(state: CompileState, mid: str) -> list[Relation]:
+    """The relations a model reads: its inputs, and the models it depends on."""
+    model = state.models[mid]
     product = state.project.by_name[model.product]
     needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
               for i in model.inputs]
-    needed += [standins.relation_of_model(state.project, d) for d in model.depends_on]
+    return needed + [standins.relation_of_model(state.project, d) for d in model.depends_on]
+
+
+def _type_group(state: CompileState, group: list[str],
+                known: dict[Relation, tuple[Column, ...]]) -> None:
+    """Type some models, in order, in a DuckDB of their own (in a worker process)."""
+    catalog = _LazyCatalog()
+    catalog.known.update(known)
+    try:
+        for mid in group:
+            _type_model(state, state.models[mid], catalog)
+    finally:
+        catalog.close()
+
+
+def _type_model(state: CompileState, model: CompiledModel, catalog: _LazyCatalog) -> None:
+    needed = _needed(state, model.id)
     if any(rel not in catalog.known for rel in needed):
         return
     key = digest(model.sql, LINEAGE_FORMAT,

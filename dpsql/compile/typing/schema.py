@@ -117,6 +117,13 @@ def _pointed_at(text: str) -> str:
     return ""
 
 
+def add_to_mapping(mapping: MappingSchema, relation: Relation, columns: Iterable[Column]) -> None:
+    """Give sqlglot the columns of `relation` (for qualifying and tracing the models reading it)."""
+    mapping.add_table(
+        exp.Table(this=exp.to_identifier(relation.name), db=exp.to_identifier(relation.schema)),
+        {c.name: c.type for c in columns}, dialect=DIALECT)
+
+
 class SchemaCatalog:
     """An in-memory DuckDB holding empty stand-ins for every relation typed so far."""
 
@@ -139,9 +146,7 @@ class SchemaCatalog:
         columns = tuple(columns)
         self._ensure_schema(relation.schema)
         self._con.execute(create_table_sql(relation, columns))
-        self.mapping.add_table(
-            exp.Table(this=exp.to_identifier(relation.name), db=exp.to_identifier(relation.schema)),
-            {c.name: c.type for c in columns}, dialect=DIALECT)
+        add_to_mapping(self.mapping, relation, columns)
 
     def describe(self, sql: str) -> tuple[Column, ...]:
         """The output columns of a query, as DuckDB binds it."""
