@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,8 +22,8 @@ from typing import Protocol
 import duckdb
 
 from dpsql.build import state
-from dpsql.build.results import ERROR, FAIL, SUCCESS, CheckResult, ModelResult
-from dpsql.core.errors import Diagnostic, error, error_text
+from dpsql.build.results import ERROR, FAIL, SUCCESS, CheckResult, ModelResult, Outcome
+from dpsql.core.errors import error, error_text
 from dpsql.core.project import Column, CompiledModel, CompiledProject, Materialization
 from dpsql.core.relations import Relation, quote
 
@@ -82,18 +81,8 @@ class IncrementalSchemaError(Exception):
 def materialize(cursor: duckdb.DuckDBPyConnection, job: Job, compiled: CompiledProject,
                 audits: Sequence[Audit]) -> ModelResult:
     """Write, audit and publish one model; never raises for the model's own failure."""
-    model = job.model
-    mode = job.mode
-    incremental = model.config.materialized == Materialization.INCREMENTAL
-    started = time.perf_counter()
-    wall = time.time()
-
-    def result(status: str, rows: int | None = None, message: str = "",
-               checks: tuple[CheckResult, ...] = (), code: str = "",
-               diagnostic: Diagnostic | None = None) -> ModelResult:
-        return ModelResult(model.id, status, time.perf_counter() - started, rows, message,
-                           str(model.relation), model.config.materialized, checks,
-                           mode if incremental else "", code, wall, diagnostic)
+    model, mode = job.model, job.mode
+    result = Outcome(model.id, str(model.relation), model.config.materialized, mode)
 
     try:
         cursor.execute("BEGIN TRANSACTION")

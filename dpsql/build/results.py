@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from dpsql.core.errors import Diagnostic
 
@@ -59,6 +60,27 @@ class ModelResult:
     @property
     def ok(self) -> bool:
         return self.status in OK_STATUSES
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Makes one model's result on any engine: its id, relation, materialization and mode
+    (incremental models only), and the time since its work began."""
+
+    id: str
+    relation: str
+    materialized: str
+    mode: str
+    started: float = field(default_factory=time.perf_counter)
+    wall: float = field(default_factory=time.time)
+
+    def __call__(self, status: str, rows: int | None = None, message: str = "",
+                 checks: tuple[CheckResult, ...] = (), code: str = "",
+                 diagnostic: Diagnostic | None = None) -> ModelResult:
+        return ModelResult(self.id, status, time.perf_counter() - self.started, rows, message,
+                           self.relation, self.materialized, checks,
+                           self.mode if self.materialized == "incremental" else "", code,
+                           self.wall, diagnostic)
 
 
 @dataclass(frozen=True)

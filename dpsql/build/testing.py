@@ -34,16 +34,19 @@ def run_test(cursor: duckdb.DuckDBPyConnection, test: DataTest, sample: int = SA
         columns = tuple(d[0] for d in found.description or ())[:-1]
         rows = found.fetchmany(sample)
     except duckdb.Error as exc:
-        text = error_text(exc)
-        return CheckResult(test.name, "error", message=text,
-                           seconds=time.perf_counter() - started,
-                           diagnostic=error("DP605", f"test {test.name} could not run: {text}",
-                                            test.location, error_hint(test)))
+        return could_not_run(test, error_text(exc), started)
     seconds = time.perf_counter() - started
     if not rows:
         return CheckResult(test.name, "pass", seconds=seconds)
     shown = tuple(tuple("NULL" if v is None else str(v) for v in row[:-1]) for row in rows)
     return found_rows(test, int(rows[0][-1]), columns, shown, seconds)
+
+
+def could_not_run(test: DataTest, text: str, started: float) -> CheckResult:
+    """A test whose query failed (on any engine): an error, DP605."""
+    return CheckResult(test.name, "error", message=text, seconds=time.perf_counter() - started,
+                       diagnostic=error("DP605", f"test {test.name} could not run: {text}",
+                                        test.location, error_hint(test)))
 
 
 def found_rows(test: DataTest, count: int, columns: tuple[str, ...],

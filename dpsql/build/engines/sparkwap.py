@@ -25,12 +25,12 @@ from sqlglot import exp
 
 from dpsql.build.engines.spark import Warehouse, ident, sql_name
 from dpsql.build.materialize import IncrementalSchemaError, Job, check_columns
-from dpsql.build.results import ERROR, FAIL, SUCCESS, CheckResult, ModelResult
+from dpsql.build.results import ERROR, FAIL, SUCCESS, CheckResult, ModelResult, Outcome
 from dpsql.build.state import Row
-from dpsql.build.testing import error_hint, found_rows
+from dpsql.build.testing import could_not_run, found_rows
 from dpsql.compile.datatests import SAMPLE_ROWS
 from dpsql.compile.typing.sparktypes import to_spark
-from dpsql.core.errors import Diagnostic, error, error_text
+from dpsql.core.errors import error, error_text
 from dpsql.core.project import Column, CompiledModel, CompiledProject, DataTest, Materialization
 from dpsql.core.relations import Relation
 
@@ -50,15 +50,7 @@ def materialize(warehouse: Warehouse, job: Job, compiled: CompiledProject,
                 tests: Sequence[DataTest], row: Row) -> ModelResult:
     """Write, audit and publish one model; never raises for the model's own failure."""
     model, mode = job.model, job.mode
-    incremental = model.config.materialized == Materialization.INCREMENTAL
-    started, wall = time.perf_counter(), time.time()
-
-    def result(status: str, rows: int | None = None, message: str = "",
-               checks: tuple[CheckResult, ...] = (), code: str = "",
-               diagnostic: Diagnostic | None = None) -> ModelResult:
-        return ModelResult(model.id, status, time.perf_counter() - started, rows, message,
-                           str(model.relation), model.config.materialized, checks,
-                           mode if incremental else "", code, wall, diagnostic)
+    result = Outcome(model.id, str(model.relation), model.config.materialized, mode)
 
     staging = Relation(model.relation.schema, STAGING + model.relation.name)
     entry: dict[str, Any] = {}
@@ -197,11 +189,7 @@ def run_test(spark: Any, test: DataTest, sql: str) -> CheckResult:
         columns = tuple(frame.columns)[:-1]
         rows = frame.take(SAMPLE_ROWS)
     except Exception as exc:  # Spark's errors come as several classes (py4j, connect, ...)
-        text = error_text(exc)
-        return CheckResult(test.name, "error", message=text,
-                           seconds=time.perf_counter() - started,
-                           diagnostic=error("DP605", f"test {test.name} could not run: {text}",
-                                            test.location, error_hint(test)))
+        return could_not_run(test, error_text(exc), started)
     seconds = time.perf_counter() - started
     if not rows:
         return CheckResult(test.name, "pass", seconds=seconds)
