@@ -47,13 +47,13 @@ from dpsql.build.results import (
     FAIL,
     INTERRUPTED,
     NOT_RUN,
-    SKIPPED,
     SUCCESS,
     UNCHANGED,
     BuildInterrupted,
     CheckResult,
     ModelResult,
     RunResult,
+    skipped,
 )
 from dpsql.build.scheduler import Hooks, Scheduler
 from dpsql.compile.ephemeral import reads_through
@@ -320,14 +320,8 @@ class _Build:
         """The result of a model not to build: an upstream model failed, or a file input."""
         model = self.compiled.models[mid]
         ports = self.reads(mid)[1]
-        upstream = sorted(failed)
-        bad_inputs = sorted(p for p in ports if p in self.broken_inputs)
-        if not upstream and not bad_inputs:
-            return None
-        why = (f"upstream {upstream[0]} did not build" if upstream
-               else f"input {bad_inputs[0][1]}: {self.broken_inputs[bad_inputs[0]]}")
-        return ModelResult(mid, SKIPPED, message=why, relation=str(model.relation),
-                           materialized=model.config.materialized)
+        return skipped(mid, str(model.relation), model.config.materialized, sorted(failed),
+                       sorted(p for p in ports if p in self.broken_inputs), self.broken_inputs)
 
     def _record(self, results: Mapping[str, ModelResult]) -> None:
         """Write the fingerprints of what was published, and restore those of what was not."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dpsql.core.errors import Diagnostic
@@ -81,6 +82,19 @@ class Outcome:
                            self.relation, self.materialized, checks,
                            self.mode if self.materialized == "incremental" else "", code,
                            self.wall, diagnostic)
+
+
+def skipped(model_id: str, relation: str, materialized: str, upstream: list[str],
+            bad_inputs: list[tuple[str, str]], broken: Mapping[tuple[str, str], str]
+            ) -> ModelResult | None:
+    """A model not to build, on any engine: the first upstream model that did not build, or
+    the first of its inputs that is broken (`broken`: why, by (product, input)); else None."""
+    if not upstream and not bad_inputs:
+        return None
+    why = (f"upstream {upstream[0]} did not build" if upstream
+           else f"input {bad_inputs[0][1]}: {broken[bad_inputs[0]]}")
+    return ModelResult(model_id, SKIPPED, message=why, relation=relation,
+                       materialized=materialized)
 
 
 @dataclass(frozen=True)

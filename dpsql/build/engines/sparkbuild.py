@@ -31,11 +31,11 @@ from dpsql.build.plan import Plan
 from dpsql.build.results import (
     INTERRUPTED,
     NOT_RUN,
-    SKIPPED,
     UNCHANGED,
     BuildInterrupted,
     ModelResult,
     RunResult,
+    skipped,
 )
 from dpsql.compile.ephemeral import reads_through
 from dpsql.compile.typing.sparktypes import to_spark
@@ -172,14 +172,9 @@ class _SparkBuild:
     def _blocked(self, mid: str, failed: set[str]) -> ModelResult | None:
         model = self.compiled.models[mid]
         deps, ports = self._reads(mid)
-        upstream = sorted(d for d in deps if d in failed)
-        bad = sorted(p for p in ports if p in self.broken)
-        if not upstream and not bad:
-            return None
-        why = (f"upstream {upstream[0]} did not build" if upstream
-               else f"input {bad[0][1]}: {self.broken[bad[0]]}")
-        return ModelResult(mid, SKIPPED, message=why, relation=str(model.relation),
-                           materialized=model.config.materialized)
+        return skipped(mid, str(model.relation), model.config.materialized,
+                       sorted(d for d in deps if d in failed),
+                       sorted(p for p in ports if p in self.broken), self.broken)
 
     def _row(self, mid: str) -> state.Row:
         model = self.compiled.models[mid]
