@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, write_files
+from conftest import explain, run_cli, write_files
 
 ORDERS_YML = "sales/orders/product.yml"
 REVENUE_YML = "reports/revenue/product.yml"
@@ -307,3 +307,27 @@ def test_ls_json_holds_the_ports_and_their_readers(tmp_path: Path) -> None:
         "port": "orders.orders", "since": "1.4.0", "sunset": "2027-06-30",
         "use": "orders.orders_v2", "still_read_by": ["revenue"],
         "replacement_read_by": ["audit"]}]
+
+
+def test_a_compile_with_nothing_changed_is_judged_on_the_day_it_runs(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import datetime
+
+    from dpsql.compile.checks import deprecation
+
+    class Day(datetime.date):
+        current = datetime.date(2027, 1, 15)
+
+        @classmethod
+        def today(cls) -> datetime.date:
+            return cls.current
+
+    monkeypatch.delenv("DPSQL_TODAY", raising=False)
+    monkeypatch.setattr(deprecation, "date", Day)
+    root = mesh(tmp_path)
+    before = run_cli("compile", "-p", str(root))
+    assert before.exit_code == 0 and "DP312" in before.output, explain(before)
+    # the same files on a later day: the sunset has passed, the stamp must not answer
+    Day.current = datetime.date(2027, 7, 1)
+    after = run_cli("compile", "-p", str(root))
+    assert after.exit_code == 1 and "DP313" in after.output, explain(after)
