@@ -87,12 +87,13 @@ def compile(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]
         click.echo(compiled_sql(compiled, plan(compiled, select, exclude, state)), nl=False)
         console.print(_summary(compiled))
         return
-    last = stamp.unchanged(project_dir.resolve(), environment(), *stamp_context(project_dir))
+    chosen = stamp_context(project_dir)
+    last = stamp.unchanged(project_dir.resolve(), environment(), *chosen)
     if last is not None:  # nothing a compile reads has changed: its outputs stand
         console.diagnostics(last["warnings"])
         console.print(f"{last['summary']} (nothing changed)")
         return
-    console.print(_summary(_compile(project_dir, console)))
+    console.print(_summary(_compile(project_dir, console, chosen=chosen)))
 
 
 @main.command(short_help="Run every static check; report all problems at once.")
@@ -156,18 +157,18 @@ def build(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...],
 
     console = Console(Path.cwd())
     root = project_dir.resolve()
+    target = stamp_context(project_dir)  # dpsql.yml read once for the record and the compile
     if remembered(select, exclude, state, full_refresh) and nothing_to_build(
-            root, (select, exclude), console):
+            root, (select, exclude), console, target):
         return
-    outputs, _ = stamp_context(project_dir)
-    noop.forget(root, outputs)
+    noop.forget(root, target[0])
     from dpsql.build.engine import BuildInterrupted, BuildOptions
     from dpsql.build.runner import build as run
     from dpsql.outputs.artifacts import write_run_results
     from dpsql.outputs.dbt_artifacts import write_dbt_run_results
 
     try:
-        compiled = _compile(project_dir, console)
+        compiled = _compile(project_dir, console, chosen=target)
     except KeyboardInterrupt:
         console.interrupted("before the build started: nothing was published")
         sys.exit(INTERRUPTED)

@@ -4,7 +4,7 @@ its stamp, print the warnings."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dpsql.cli import logs
 from dpsql.cli.targeting import stamp_context
@@ -14,9 +14,11 @@ if TYPE_CHECKING:
     from dpsql.core.project import CompiledProject
 
 
-def compile_workspace(project_dir: Path, console: Console, *, write: bool = True) -> CompiledProject:
+def compile_workspace(project_dir: Path, console: Console, *, write: bool = True,
+                      chosen: tuple[Path | None, Any] | None = None) -> CompiledProject:
     """Load and compile; print warnings; raise on errors. With `write`, target/compiled/ and
-    manifest.json are written (and target/ must be writable: DP009)."""
+    manifest.json are written (and target/ must be writable: DP009). `chosen`: the target's
+    outputs and stamp context, when the command has already read them (stamp_context)."""
     from dpsql.compile import stamp
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
@@ -27,7 +29,7 @@ def compile_workspace(project_dir: Path, console: Console, *, write: bool = True
     # nothing a compile reads changed: the written outputs stand (the compile still runs,
     # from the cache, because the command needs the compiled project)
     root = project_dir.resolve()
-    outputs, context = stamp_context(project_dir)
+    outputs, context = chosen if chosen is not None else stamp_context(project_dir)
     up_to_date = write and stamp.unchanged(root, environment(), outputs, context) is not None
     # the stamp describes the files as they were before the compile read them
     snapshot = (stamp.Snapshot.take(root, outputs, context) if write and not up_to_date

@@ -5,20 +5,21 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dpsql.build import noop
 from dpsql.cli.console import Console
-from dpsql.cli.targeting import stamp_context
 from dpsql.load.config import environment
 from dpsql.outputs.artifacts import write_run_results_in
 
 
-def nothing_to_build(root: Path, selection: tuple[tuple[str, ...], ...],
-                     console: Console) -> bool:
+def nothing_to_build(root: Path, selection: tuple[tuple[str, ...], ...], console: Console,
+                     chosen: tuple[Path | None, Any]) -> bool:
     """Say so and write run_results.json when nothing changed since the last build (no
-    compile, no warehouse: dpsql/build/noop.py); False when the build must run."""
+    compile, no warehouse: dpsql/build/noop.py); False when the build must run. `chosen`:
+    the target's outputs and stamp context (cli/targeting.stamp_context)."""
     started = time.perf_counter()
-    outputs, context = stamp_context(root)
+    outputs, context = chosen
     found = noop.unchanged(root, selection, environment(), outputs, context)
     if found is None:
         return False
