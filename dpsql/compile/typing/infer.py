@@ -17,6 +17,7 @@ from sqlglot import exp
 from dpsql.compile.cache import CompileCache, digest
 from dpsql.compile.state import CompileState
 from dpsql.compile.typing import standins, units
+from dpsql.compile.typing.files import file_schemas
 from dpsql.compile.typing.schema import (
     BindError,
     SchemaCatalog,
@@ -28,7 +29,6 @@ from dpsql.core.project import Column, CompiledModel, Project
 from dpsql.core.relations import Relation, table_relation
 from dpsql.core.specs import InputSpec
 from dpsql.lineage.model import LINEAGE_FORMAT
-from dpsql.load.files import file_problem
 
 log = logging.getLogger("dpsql")
 
@@ -204,17 +204,20 @@ def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Di
     tables = [table_relation(i.table) for p in project.products for i in p.spec.inputs
               if i.kind == "table" and i.table]
     in_warehouse, unreadable = warehouse_columns(project.config.warehouse, tables)
+    files = [spec for p in project.products for spec in p.spec.inputs if _is_file(spec)]
+    schemas = dict(zip(map(id, files), file_schemas(files, catalog, cache), strict=True))
     for product in project.products:
         for spec in product.spec.inputs:
             relation = product.relation_of_input(spec)
             columns: tuple[Column, ...] | None = None
-            if spec.kind == "file" and spec.file is not None and spec.file_format:
-                try:
-                    columns = _file_columns(spec, catalog, cache)
-                except BindError as exc:
+            if _is_file(spec):
+                read = schemas[id(spec)]
+                if isinstance(read, BindError):
                     diagnostics.append(error(
-                        "DP007", f"input `{spec.name}` cannot be read: {exc}", spec.location,
-                        "check that the file is a valid " + spec.file_format + " file"))
+                        "DP007", f"input `{spec.name}` cannot be read: {read}", spec.location,
+                        f"check that the file is a valid {spec.file_format} file"))
+                else:
+                    columns = read
             elif spec.kind == "table":
                 columns = in_warehouse.get(relation)
                 if columns is None and spec.columns and all(c.type for c in spec.columns):
@@ -228,6 +231,10 @@ def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Di
                 catalog.known[relation] = columns
             sources[(product.name, spec.name)] = columns
     return sources, unreadable
+
+
+def _is_file(spec: InputSpec) -> bool:
+    return spec.kind == "file" and spec.file is not None and bool(spec.file_format)
 
 
 def _untyped_table_inputs(state: CompileState, unreadable: str | None) -> list[Diagnostic]:
@@ -268,29 +275,6 @@ def _downstream(state: CompileState, start: set[str]) -> set[str]:
         if mid not in found and any(d in found for d in state.models[mid].depends_on):
             found.add(mid)
     return found
-
-
-def _file_columns(spec: InputSpec, catalog: _LazyCatalog, cache: CompileCache
-                  ) -> tuple[Column, ...]:
-    """DuckDB's reading of a file's schema, cached by the file's size and modification time.
-    Only a regular file is read (the loader refused anything else; this is in case it changed
-    since): reading a FIFO would never end."""
-    path, file_format, types = spec.file, spec.file_format or "csv", spec.column_types
-    assert path is not None
-    problem = file_problem(path)
-    if problem is not None:
-        raise BindError(f"{path} {problem}")
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise BindError(f"{path} cannot be read ({exc.strerror})") from None
-    key = digest("file", str(path), file_format, str(stat.st_size), str(stat.st_mtime_ns),
-                 repr(types))
-    entry = cache.get("type", key)
-    if entry is None:
-        entry = {"columns": [[c.name, c.type] for c in catalog.describe_file(path, file_format, types)]}
-        cache.put("type", key, entry)
-    return tuple(Column(name, type_) for name, type_ in entry["columns"])
 
 
 _QUOTED = re.compile(r'"([^"]+)"')
