@@ -21,14 +21,17 @@ from dpsql.lineage.model import lineage_from_data, lineage_to_data, model_lineag
 
 
 def trace_lineage(state: CompileState) -> None:
-    """Pass: set every typed model's lineage."""
+    """Pass: set every typed model's lineage (those typed in worker processes were traced
+    there, on the tree parsed for typing them)."""
     fresh = [mid for mid in state.typed if mid in state.fresh]
-    if fresh:
+    todo = [mid for mid in fresh if "lineage" not in state.typed[mid]]
+    if todo:
         assert state.mapping is not None
         shared = (state.trees, state.mapping, state.models)
-        for mid, lineage in zip(fresh, fork_map(_trace, shared, fresh), strict=True):
+        for mid, lineage in zip(todo, fork_map(_trace, shared, todo), strict=True):
             state.typed[mid]["lineage"] = lineage
-            state.cache.put("type", state.fresh[mid], state.typed[mid])
+    for mid in fresh:
+        state.cache.put("type", state.fresh[mid], state.typed[mid])
     for mid, entry in state.typed.items():
         model = state.models[mid]
         state.models[mid] = replace(model, lineage=lineage_from_data(model, entry["lineage"]))
@@ -38,8 +41,13 @@ def _trace(shared: tuple[Trees, MappingSchema, dict[str, CompiledModel]], mid: s
            ) -> dict[str, object]:
     """Qualify a typed model's tree in place (no pass reads it after this one) and trace it."""
     trees, mapping, models = shared
-    model = models[mid]
+    return trace_model(models[mid], trees, mapping)
+
+
+def trace_model(model: CompiledModel, trees: Trees, mapping: MappingSchema) -> dict[str, object]:
+    """A typed model's lineage as cached: its tree qualified in place (nothing reads it after
+    this), traced, and dropped; `mapping` holds the columns of what the model reads."""
     with cycles_freed():  # the tree, once traced
         qualified = sqlmod.qualify_columns(trees.of(model), mapping, copy=False)
-        trees.drop(mid)
+        trees.drop(model.id)
         return lineage_to_data(model_lineage(model, qualified, mapping))

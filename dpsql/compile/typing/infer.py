@@ -15,6 +15,7 @@ from typing import Any
 from sqlglot import exp
 
 from dpsql.compile.cache import CompileCache, digest
+from dpsql.compile.lineage import trace_model
 from dpsql.compile.state import CompileState
 from dpsql.compile.typing import standins, units
 from dpsql.compile.typing.files import file_schemas
@@ -76,12 +77,18 @@ def _needed(state: CompileState, mid: str) -> list[Relation]:
 
 def _type_group(state: CompileState, group: list[str],
                 known: dict[Relation, tuple[Column, ...]]) -> None:
-    """Type some models, in order, in a DuckDB of their own (in a worker process)."""
+    """Type some models, in order, in a DuckDB of their own, and trace those typed now (in a
+    worker process)."""
     catalog = _LazyCatalog()
     catalog.known.update(known)
     try:
         for mid in group:
-            _type_model(state, state.models[mid], catalog)
+            model = state.models[mid]
+            _type_model(state, model, catalog)
+            if mid in state.fresh:  # traced here too: the tree is parsed once, in this process
+                entry = state.typed[mid]
+                entry["lineage"] = trace_model(replace(model, columns=_columns(entry)),
+                                               state.trees, catalog.mapping)
     finally:
         catalog.close()
 
