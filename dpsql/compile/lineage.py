@@ -32,9 +32,11 @@ def trace_lineage(state: CompileState) -> None:
             state.typed[mid]["lineage"] = lineage
     for mid in fresh:
         state.cache.put("type", state.fresh[mid], state.typed[mid])
+    pool: dict[object, object] = {}
     for mid, entry in state.typed.items():
         model = state.models[mid]
-        state.models[mid] = replace(model, lineage=lineage_from_data(model, entry["lineage"]))
+        state.models[mid] = replace(model, lineage=lineage_from_data(model, entry["lineage"],
+                                                                     pool))
 
 
 def _trace(shared: tuple[Trees, MappingSchema, dict[str, CompiledModel]], mid: str

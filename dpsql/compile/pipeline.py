@@ -31,7 +31,14 @@ from dpsql.compile.translate import translate
 from dpsql.compile.typing.infer import type_models
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, did_you_mean, error
 from dpsql.core.graph import topological_order
-from dpsql.core.project import CompiledModel, CompiledProject, ModelSource, Project
+from dpsql.core.project import (
+    CompiledModel,
+    CompiledProject,
+    DataTest,
+    ModelSource,
+    Product,
+    Project,
+)
 from dpsql.core.runtime import collector_paused, cycles_freed
 from dpsql.load.textfile import read_text
 
@@ -53,11 +60,7 @@ def run_passes(state: CompileState, passes: Iterable[Pass]) -> None:
     todo = [p for p in passes if state.infer_schemas or not p.needs_schemas]
     last_reader = max((i for i, p in enumerate(todo) if p.reads_trees), default=-1)
     for i, step in enumerate(todo):
-        if step.frees_cycles:
-            with cycles_freed():
-                step.run(state)
-        else:
-            step.run(state)
+        step.run(state)
         log.debug("compile pass %s done (%d trees held)", step.name, len(state.trees))
         if i == last_reader:
             state.trees.clear()
@@ -98,21 +101,26 @@ def materializations(state: CompileState) -> None:
 
 def data_tests(state: CompileState) -> None:
     """Column tests from the port contracts, and singular tests from `<product>/tests/*.sql`."""
-    assert state.inliner is not None
     for product in state.project.products:
-        state.tests.extend(product_tests(state.project, product, state.models, state.renderer,
-                                         state.inliner.apply, state.diagnostics))
-        for path in product.test_files:
-            try:
-                text = read_text(path)
-            except DpsqlError as exc:  # not UTF-8, not a regular file: its own diagnostic
-                state.diagnostics.extend(exc.diagnostics)
-                continue
-            source = ModelSource(product.name, path.stem, path, text)
-            bound = compile_model(state.project, product, source, state.renderer,
-                                  state.diagnostics)
-            if bound is not None:
-                state.tests.append(singular_test(bound[0], state.inliner.apply(bound[1])))
+        with cycles_freed():  # the trees the tests are built from: freed product by product
+            state.tests.extend(_product_tests(state, product))
+
+
+def _product_tests(state: CompileState, product: Product) -> list[DataTest]:
+    assert state.inliner is not None
+    tests = product_tests(state.project, product, state.models, state.renderer,
+                          state.inliner.apply, state.diagnostics)
+    for path in product.test_files:
+        try:
+            text = read_text(path)
+        except DpsqlError as exc:  # not UTF-8, not a regular file: its own diagnostic
+            state.diagnostics.extend(exc.diagnostics)
+            continue
+        source = ModelSource(product.name, path.stem, path, text)
+        bound = compile_model(state.project, product, source, state.renderer, state.diagnostics)
+        if bound is not None:
+            tests.append(singular_test(bound[0], state.inliner.apply(bound[1])))
+    return tests
 
 
 PASSES: tuple[Pass, ...] = (
@@ -123,7 +131,7 @@ PASSES: tuple[Pass, ...] = (
     Pass("inline ephemeral models", inline, reads_trees=True),
     Pass("types", type_models, reads_trees=True, needs_schemas=True),  # trees: DP208 positions
     Pass("materializations", materializations),
-    Pass("data tests", data_tests, frees_cycles=True),  # their queries are built as trees
+    Pass("data tests", data_tests),
     Pass("engine SQL", translate, reads_trees=True),  # Spark targets: models transpiled
     Pass("interfaces", check_interfaces, reads_trees=True),
     Pass("lineage", trace_lineage, reads_trees=True, needs_schemas=True),

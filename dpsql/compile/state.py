@@ -110,7 +110,6 @@ class Pass:
     run: Callable[[CompileState], None]
     reads_trees: bool = False  # trees are dropped after the last pass that reads them
     needs_schemas: bool = False  # skipped when the compile does not infer schemas
-    frees_cycles: bool = False  # the garbage it makes is freed when it ends (see runtime.py)
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from sys import intern
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -61,19 +62,31 @@ def model_lineage(model: CompiledModel, qualified: exp.Query | None,
 
 
 def lineage_to_data(lineage: ModelLineage) -> dict[str, object]:
-    """Plain lists and strings, for the compile cache."""
+    """Plain lists and strings, for the compile cache. The strings are interned: a worker
+    process sends many models' lineage at once, and pickle writes an object it has seen
+    once, so each name crosses (and is held in the parent) once per batch."""
     def cols(frozen: Frozen) -> list[list[object]]:
-        return [[c.schema, c.name, c.column, sorted(subtypes)] for c, subtypes in frozen.items()]
+        return [[intern(c.schema), intern(c.name), intern(c.column),
+                 [intern(t) for t in sorted(subtypes)]] for c, subtypes in frozen.items()]
 
-    return {"fields": [[name, cols(sources)] for name, sources in lineage.fields.items()],
+    return {"fields": [[intern(name), cols(sources)] for name, sources in lineage.fields.items()],
             "dataset": cols(lineage.dataset), "problems": list(lineage.problems),
-            "row_fields": [[name, cols(rows)] for name, rows in lineage.row_fields.items()],
+            "row_fields": [[intern(name), cols(rows)] for name, rows in lineage.row_fields.items()],
             "rows": cols(lineage.rows)}
 
 
-def lineage_from_data(model: CompiledModel, data: Mapping[str, Any]) -> ModelLineage:
+def lineage_from_data(model: CompiledModel, data: Mapping[str, Any],
+                      shared: dict[Any, Any] | None = None) -> ModelLineage:
+    """The lineage of the cache's plain data; `shared`, kept across the models of one compile,
+    makes equal columns and sets of transformation kinds one object each (at 10,000 models the
+    same upstream column is named by many downstream ones)."""
+    pool: dict[Any, Any] = {} if shared is None else shared
+
+    def one(value: Any) -> Any:
+        return pool.setdefault(value, value)
+
     def frozen(rows: Iterable[list[Any]]) -> Frozen:
-        return MappingProxyType({Col(s, n, c): frozenset(t) for s, n, c, t in rows})
+        return MappingProxyType({one(Col(s, n, c)): one(frozenset(t)) for s, n, c, t in rows})
 
     fields = {name: frozen(rows) for name, rows in data["fields"]}
     row_fields = {name: frozen(rows) for name, rows in data.get("row_fields", ())}

@@ -10,6 +10,7 @@ import functools
 import logging
 import re
 from dataclasses import replace
+from sys import intern
 from typing import Any
 
 from sqlglot import exp
@@ -199,7 +200,7 @@ def _describe(model: CompiledModel, needed: list[Relation], catalog: _LazyCatalo
         columns = catalog.describe(model.sql)
     except BindError as exc:
         return {"error": str(exc)}
-    return {"columns": [[c.name, c.type] for c in columns]}
+    return {"columns": [[intern(c.name), intern(c.type)] for c in columns]}  # see lineage_to_data
 
 
 def _infer_sources(project: Project, catalog: _LazyCatalog, diagnostics: list[Diagnostic],
