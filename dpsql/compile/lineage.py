@@ -52,4 +52,6 @@ def trace_model(model: CompiledModel, trees: Trees, mapping: MappingSchema) -> d
     with cycles_freed():  # the tree, once traced
         qualified = sqlmod.qualify_columns(trees.of(model), mapping, copy=False)
         trees.drop(model.id)
-        return lineage_to_data(model_lineage(model, qualified, mapping))
+        lineage = lineage_to_data(model_lineage(model, qualified, mapping))
+        del qualified  # unreachable before the collection at the end of the block
+    return lineage

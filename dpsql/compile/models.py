@@ -97,9 +97,10 @@ def _bind_entry(project: Project, item: tuple[str, str]
     found: list[Diagnostic] = []
     with cycles_freed():  # the tree, dropped
         bound = _bind(project, product, source, renderer, found, tree_kept=False)
-    if bound is None:
+        model = bound[0] if bound is not None else None
+        del bound  # the tree must be unreachable before the collection at the end of the block
+    if model is None:
         return None, found
-    model = bound[0]
     return to_entry(model, renderer.env_read.get(source.path, {})), found
 
 

@@ -28,9 +28,10 @@ def workers() -> int:
 
 
 def fork_map(func: Callable[[Any, T], R], shared: Any, items: Sequence[T],
-             min_items: int | None = None) -> list[R]:
+             min_items: int | None = None, fresh: bool = False) -> list[R]:
     """`[func(shared, item) for item in items]`, in forked processes when it pays (at least
-    `min_items` items, MIN_ITEMS by default)."""
+    `min_items` items, MIN_ITEMS by default); `fresh`: each item in a new process, forked for
+    it (a process's memory then holds one item's work, not the sum of several)."""
     count = workers()
     if (count < 2 or len(items) < (MIN_ITEMS if min_items is None else min_items)
             or "fork" not in multiprocessing.get_all_start_methods()):
@@ -38,8 +39,9 @@ def fork_map(func: Callable[[Any, T], R], shared: Any, items: Sequence[T],
     global _job
     _job = (func, shared)
     try:
-        with multiprocessing.get_context("fork").Pool(count) as pool:
-            chunk = max(1, len(items) // (count * 8))
+        with multiprocessing.get_context("fork").Pool(
+                count, maxtasksperchild=1 if fresh else None) as pool:
+            chunk = 1 if fresh else max(1, len(items) // (count * 8))
             return pool.map(_call, items, chunksize=chunk)
     finally:
         _job = None

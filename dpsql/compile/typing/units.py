@@ -29,6 +29,9 @@ from dpsql.core.relations import Relation
 from dpsql.core.runtime import fast_paths_enabled
 
 MIN_MODELS = 200  # models to type at least, before starting processes pays
+# models a batch holds at most, about: each batch is typed in a process of its own, which
+# grows with what it parses (memory Python does not give back), so this bounds a worker's peak
+BATCH_MODELS = 600
 
 
 def units(state: CompileState, needed: Callable[[str], list[Relation]], to_type: int
@@ -56,12 +59,16 @@ def units(state: CompileState, needed: Callable[[str], list[Relation]], to_type:
     groups: dict[str, list[str]] = {}
     for mid in state.order:
         groups.setdefault(root(state.models[mid].product), []).append(mid)
-    return _batches(list(groups.values()), workers() * 2) if len(groups) > 1 else None
+    if len(groups) < 2:
+        return None
+    batches = max(workers() * 2, -(-len(state.models) // BATCH_MODELS))
+    return _batches(list(groups.values()), batches)
 
 
 def _batches(groups: list[list[str]], count: int) -> list[list[str]]:
     """Groups dealt into `count` batches of about the same size, the largest first (each batch
-    is typed in one DuckDB: opening one costs 15 ms); a batch keeps each group in DAG order."""
+    is typed in one DuckDB, in a process of its own: opening one costs 15 ms, starting one a
+    few); a batch keeps each group in DAG order."""
     batches: list[list[str]] = [[] for _ in range(min(count, len(groups)))]
     for group in sorted(groups, key=len, reverse=True):
         min(batches, key=len).extend(group)
@@ -91,7 +98,8 @@ def type_in_workers(state: CompileState, groups: list[list[str]],
                     needed: Callable[[str], list[Relation]]) -> None:
     """Type each group in a worker; merge the results into `state` in DAG order, and set
     `state.mapping` to the columns of what the models typed now read (for tracing them)."""
-    results = fork_map(_type_group, (state, known, type_group), groups, min_items=2)
+    results = fork_map(_type_group, (state, known, type_group), groups, min_items=2,
+                       fresh=True)
     found: dict[str, tuple[dict[str, Any], str | None]] = {}
     for typed, fresh, diagnostics, log in results:
         state.diagnostics.extend(diagnostics)
