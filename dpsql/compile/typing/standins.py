@@ -15,7 +15,7 @@ Why DuckDB always, and not sqlglot's type annotation first: docs/decisions.md.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Mapping
 
 from dpsql.core.dtypes import canonical
 from dpsql.core.project import Column, CompiledModel, Project
@@ -60,9 +60,9 @@ def relation_of_model(project: Project, model_id: str) -> Relation:
 
 
 def note(project: Project, model: CompiledModel, models: Mapping[str, CompiledModel],
-         interface_relations: Iterable[Relation]) -> str:
-    """One line saying how a model was typed and what each upstream stand-in came from."""
-    contracts = set(interface_relations)
+         contracts: Container[Relation]) -> str:
+    """One line saying how a model was typed and what each upstream stand-in came from;
+    `contracts`: the relations of ports with a complete contract."""
     product = project.by_name[model.product]
     origins: dict[str, str] = {}
     for name in model.inputs:
@@ -89,4 +89,5 @@ def note(project: Project, model: CompiledModel, models: Mapping[str, CompiledMo
 
 
 def log_typed(model: CompiledModel) -> None:
-    log.info("typed %s: %d columns by %s", model.id, len(model.columns or ()), model.typed_by)
+    if log.isEnabledFor(logging.INFO):
+        log.info("typed %s: %d columns by %s", model.id, len(model.columns or ()), model.typed_by)
