@@ -81,12 +81,21 @@ def lineage_from_data(model: CompiledModel, data: Mapping[str, Any],
     makes equal columns and sets of transformation kinds one object each (at 10,000 models the
     same upstream column is named by many downstream ones)."""
     pool: dict[Any, Any] = {} if shared is None else shared
-
-    def one(value: Any) -> Any:
-        return pool.setdefault(value, value)
+    columns: dict[tuple[str, str, str], Col] = pool.setdefault("columns", {})
+    kinds: dict[tuple[str, ...], frozenset[str]] = pool.setdefault("kinds", {})
 
     def frozen(rows: Iterable[list[Any]]) -> Frozen:
-        return MappingProxyType({one(Col(s, n, c)): one(frozenset(t)) for s, n, c, t in rows})
+        out: dict[Col, frozenset[str]] = {}
+        for schema, name, column, subtypes in rows:
+            col = columns.get((schema, name, column))
+            if col is None:
+                col = columns[(schema, name, column)] = Col(schema, name, column)
+            key = tuple(subtypes)
+            kind = kinds.get(key)
+            if kind is None:
+                kind = kinds[key] = frozenset(subtypes)
+            out[col] = kind
+        return MappingProxyType(out)
 
     fields = {name: frozen(rows) for name, rows in data["fields"]}
     row_fields = {name: frozen(rows) for name, rows in data.get("row_fields", ())}
