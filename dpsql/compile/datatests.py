@@ -84,8 +84,10 @@ def builtin_test(project: Project, entry: Entry, models: Mapping[str, CompiledMo
         name += f" where {entry.where}"
     tree = inline(query)
     kwargs = dict(args) if isinstance(args, dict) else ({"values": args} if args else {})
-    return DataTest(name, kind, target.product.name, sqlmod.generate(tree), tuple(depends),
-                    where, model=target.model, column=column, check_sql=check_sql(tree),
+    sql = sqlmod.generate(tree)
+    return DataTest(name, kind, target.product.name, sql, tuple(depends),
+                    where, model=target.model, column=column,
+                    check_sql=check_sql(tree, copy=False),  # the tree is not read again
                     severity=entry.severity, where=entry.where, input=target.input,
                     kwargs=MappingProxyType(kwargs)), None
 
@@ -236,11 +238,13 @@ def singular_test(compiled: CompiledModel, tree: exp.Query) -> DataTest:
                     check_sql=check_sql(tree))
 
 
-def check_sql(query: exp.Query) -> str:
-    """`SELECT *, count(*) OVER () FROM (<query>) LIMIT n`: a sample and the count, one pass."""
+def check_sql(query: exp.Query, *, copy: bool = True) -> str:
+    """`SELECT *, count(*) OVER () FROM (<query>) LIMIT n`: a sample and the count, one pass;
+    without `copy` the query becomes part of the wrapper (for a caller that drops it)."""
     count = exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), _COUNT)
     wrapped = (exp.select(exp.Star(), count)
-               .from_(exp.Subquery(this=query.copy(), alias=exp.TableAlias(
-                   this=exp.to_identifier("__dpsql_test"))))
-               .limit(SAMPLE_ROWS))
-    return wrapped.sql(dialect=sqlmod.DIALECT)
+               .from_(exp.Subquery(this=query.copy() if copy else query,
+                                   alias=exp.TableAlias(this=exp.to_identifier("__dpsql_test"))),
+                      copy=False)
+               .limit(SAMPLE_ROWS, copy=False))
+    return wrapped.sql(dialect=sqlmod.DIALECT, copy=copy)
