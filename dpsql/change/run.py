@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,13 @@ from dpsql.change.base import materialise
 from dpsql.change.compare import Change, compare, edited_products
 from dpsql.change.impact import consumer_impacts
 from dpsql.change.semver import ProductBump, bump_of, bumps
-from dpsql.change.side import open_side, share_schemas
+from dpsql.change.side import Side, open_side, share_schemas
 from dpsql.compile.checks.deprecation import readers, replacement
 from dpsql.core.errors import DpsqlError, Location, error
 from dpsql.core.project import Project
+from dpsql.load.targets import chosen, current_choice
+
+log = logging.getLogger("dpsql")
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def diff(project_dir: Path, base: str | None = None) -> DiffResult:
                                Location(root), "run dpsql diff -p DIR on the workspace folder"))
     with materialise(root, base) as found:
         try:
-            before = open_side(found.root, use_cache=False)
+            before = _open_base(found.root, found.label)
         except DpsqlError as exc:
             raise DpsqlError([error(
                 "DP703", f"the base {found.label} does not load as a workspace "
@@ -76,6 +80,21 @@ def diff(project_dir: Path, base: str | None = None) -> DiffResult:
         products = bumps(before, after, changes, edited)
         return DiffResult(found.label, root, tuple(products), tuple(changes),
                           deprecated_ports(after.compiled.project))
+
+
+def _open_base(root: Path, label: str) -> Side:
+    """The base compiled on the chosen target; on its default target when the base does not
+    declare the chosen one (a target added by the change being compared)."""
+    try:
+        return open_side(root, use_cache=False)
+    except DpsqlError as exc:
+        choice = current_choice()
+        if choice.target is None or not any(d.code == "DP014" for d in exc.diagnostics):
+            raise
+    log.info("the base %s declares no target `%s`: it is compiled on its default target",
+             label, choice.target)
+    with chosen(replace(choice, target=None)):
+        return open_side(root, use_cache=False)
 
 
 def deprecated_ports(project: Project) -> tuple[DeprecatedPort, ...]:

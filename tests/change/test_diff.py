@@ -266,3 +266,19 @@ def test_a_column_removed_upstream_inside_the_product_is_removed_from_the_port(s
     assert (change["kind"], change["column"], change["after"]) == ("column_removed", "amount", None)
     assert impacts(change) == {"customer_360": "breaking", "revenue": "breaking"}
     assert result.exit_code == 1
+
+
+def test_a_target_the_base_does_not_declare_compares_on_the_base_default(tmp_path: Path) -> None:
+    """The change adds a target and the diff runs on it: the base, which does not know that
+    target, is compiled on its own default; a target neither side knows is still an error."""
+    base = copy_shop(tmp_path / "before")
+    root = copy_shop(tmp_path / "after")
+    replace("dpsql.yml", "targets:\n", "targets:\n  ci: {type: duckdb, path: ci.duckdb}\n")(root)
+    STATUS_MACRO(root)
+    replace(ORDERS_YML, "version: 1.2.0", "version: 1.3.0")(root)
+    result, data = diff_json(root, "--base", str(base), "--target", "ci")
+    assert only_change(data)["kind"] == "logic_changed"
+    assert result.exit_code == 0
+    unknown = run_cli("diff", "-p", str(root), "--base", str(base), "--target", "nope")
+    assert unknown.exit_code == 1
+    assert "DP014" in unknown.output and "Traceback" not in unknown.output
