@@ -19,6 +19,7 @@ then carries what was published and what was not.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,7 @@ from dpsql.build.results import (
     skipped,
 )
 from dpsql.build.scheduler import Hooks, Scheduler
+from dpsql.build.testing import run_test
 from dpsql.compile.ephemeral import reads_through
 from dpsql.core.errors import Diagnostic, DpsqlError, Location, error, error_text, warning
 from dpsql.core.project import (
@@ -198,7 +200,8 @@ class _Build:
         self.pending_rows.extend(published)
         self.broken_inputs.update(broken)
         reads = (port for mid in rebuild for port in self.reads(mid)[1] if port not in broken)
-        self.input_checks, failed = run_input_tests(con, compiled, reads)
+        self.input_checks, failed = run_input_tests(functools.partial(run_test, con),
+                                                    compiled, reads)
         self.broken_inputs.update(failed)
         log.info("rebuilding %d models, %d unchanged", len(rebuild), len(self.unchanged))
 

@@ -4,19 +4,17 @@ models that select from it). A model reading an input whose test failed is skipp
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-import duckdb
+from collections.abc import Callable, Iterable
 
 from dpsql.build.results import CheckResult
-from dpsql.build.testing import run_test
-from dpsql.core.project import CompiledProject
+from dpsql.core.project import CompiledProject, DataTest
 
 
-def run_input_tests(con: duckdb.DuckDBPyConnection, compiled: CompiledProject,
+def run_input_tests(run_test: Callable[[DataTest], CheckResult], compiled: CompiledProject,
                     read: Iterable[tuple[str, str]]
                     ) -> tuple[tuple[CheckResult, ...], dict[tuple[str, str], str]]:
-    """The results, and each input (product, name) whose tests failed, with why."""
+    """The results, and each input (product, name) whose tests failed, with why; `run_test`
+    runs one test on the engine's warehouse."""
     wanted = set(read)
     checks: list[CheckResult] = []
     broken: dict[tuple[str, str], str] = {}
@@ -24,7 +22,7 @@ def run_input_tests(con: duckdb.DuckDBPyConnection, compiled: CompiledProject,
         key = (test.product, test.input or "")
         if test.input is None or test.depends_on or key not in wanted:
             continue  # a test on another product's port runs with that port's model
-        result = run_test(con, test)
+        result = run_test(test)
         checks.append(result)
         if not result.ok and key not in broken:
             broken[key] = f"its test {test.name} failed ({result.message})"

@@ -228,3 +228,25 @@ def test_spark_engine_reads_its_registry_as_spark_and_duckdb_see_it(shop: Path, 
     for engine in (on_spark, on_duckdb):  # a fingerprint for every model each one published
         stored = engine.stored()
         assert {mid: stored[mid].relation for mid in built} == built, engine.name
+
+
+def test_input_tests_run_before_the_models_on_spark(tmp_path: Path, spark: Any) -> None:
+    """A failing test on a file input skips the models reading it, as on DuckDB."""
+    product = _EVENTS.replace("  - {name: raw, file: ../data/events.csv}",
+                              "  - name: raw\n    file: ../data/events.csv\n"
+                              "    columns:\n      - {name: id, tests: [not_null]}")
+    root = _spark_workspace(tmp_path / "inputs", {"latest": _LATEST, "cleaned": _CLEANED},
+                            product)
+    _events(root, ["1,NEW,100,2024-01-01", ",NEW,250,2024-01-02"])  # an id is missing
+    for target in ("spark", "dev"):
+        result = run_cli("build", "-p", str(root), "--target", target)
+        assert result.exit_code == 1, explain(result)
+        outputs = root / "target" / ("spark" if target == "spark" else "")  # dev: the default
+        results = json.loads((outputs / "run_results.json").read_text())
+        checks = results["input_tests"]
+        assert [(c["name"], c["status"]) for c in checks] == [("not_null(ev.raw.id)", "fail")]
+        latest = next(r for r in results["results"] if r["id"] == "ev.latest")
+        assert latest["status"] == "skipped" and "not_null(ev.raw.id)" in latest["message"]
+    _events(root, ["1,NEW,100,2024-01-01", "2,NEW,250,2024-01-02"])
+    _ok("build", "-p", str(root), "--target", "spark")
+    assert sorted(_latest(spark)) == [1, 2]

@@ -6,6 +6,7 @@
        or --full-refresh
     -> register the file inputs read (Spark's csv, json and parquet readers, typed as DuckDB
        typed the files at compile time)
+    -> the tests on the inputs the rebuilt models read (a failure skips their readers)
     -> each model in dependency order: write, audit, publish (sparkwap.py); a failure keeps
        the previous version, and what reads it is skipped
 
@@ -24,8 +25,9 @@ from dpsql.build.audits import attach_tests
 from dpsql.build.choose import KIND, drifted
 from dpsql.build.engine import Reporter
 from dpsql.build.engines.spark import Warehouse
-from dpsql.build.engines.sparkwap import materialize
+from dpsql.build.engines.sparkwap import materialize, run_test
 from dpsql.build.file_inputs import FileInput, file_inputs
+from dpsql.build.input_tests import run_input_tests
 from dpsql.build.materialize import Job
 from dpsql.build.plan import Plan
 from dpsql.build.results import (
@@ -33,6 +35,7 @@ from dpsql.build.results import (
     NOT_RUN,
     UNCHANGED,
     BuildInterrupted,
+    CheckResult,
     ModelResult,
     RunResult,
     skipped,
@@ -55,14 +58,17 @@ def run(compiled: CompiledProject, plan: Plan, full_refresh: bool, reporter: Rep
     warehouse = Warehouse.open(target, write=True)
     build = _SparkBuild(compiled, plan, warehouse, full_refresh)
     jobs, tests, files = build.prepare()
+    checks: tuple[CheckResult, ...] = ()
     if jobs or files:
         warehouse.start()
         with warehouse.lock():
             build.register_files(files)
+            checks = build.test_inputs(jobs)
             results, interrupted = build.execute(jobs, tests, reporter)
     else:
         results, interrupted = build.execute({}, {}, reporter)
-    outcome = RunResult(results, time.perf_counter() - started, (), interrupted)
+    outcome = RunResult(results, time.perf_counter() - started, (), interrupted,
+                        input_checks=checks)
     if interrupted:
         raise BuildInterrupted(outcome)
     return outcome
@@ -137,6 +143,18 @@ class _SparkBuild:
             changed = True
         if changed:
             self.warehouse.save()
+
+    def test_inputs(self, jobs: dict[str, Job]) -> tuple[CheckResult, ...]:
+        """The tests on the file and table inputs the models about to be rebuilt read, before
+        the first model (as on DuckDB); a model reading an input whose test failed is skipped."""
+        engine_sql, spark = self.compiled.engine_sql, self.warehouse.spark
+        assert engine_sql is not None
+        reads = (port for mid in jobs for port in self._reads(mid)[1] if port not in self.broken)
+        checks, failed = run_input_tests(
+            lambda test: run_test(spark, test, engine_sql.tests[test.check_sql]),
+            self.compiled, reads)
+        self.broken.update(failed)
+        return checks
 
     def execute(self, jobs: dict[str, Job], tests: dict[ModelId, list[DataTest]],
                 reporter: Reporter | None) -> tuple[tuple[ModelResult, ...], bool]:
