@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dpsql.compile.cache import read_sealed, write_sealed
+from dpsql.compile.checks.deprecation import TODAY, same_day
 from dpsql.core.errors import Diagnostic, Location, Severity, error
 from dpsql.core.project import Project
 
@@ -159,7 +160,8 @@ def unchanged(root: Path, environ: Mapping[str, str], outputs: Path | None = Non
         if not all(_same(e) for e in (*stamp["files"], *stamp["inputs"],
                                       *(stamp["warehouse"] or ()))):
             return None
-        if any(environ.get(k) != v for k, v in stamp["env"].items()):
+        if any((not same_day(v, environ)) if k == TODAY else environ.get(k) != v
+               for k, v in stamp["env"].items()):
             return None
         if not all(os.path.exists(p) for p in stamp["outputs"]):
             return None

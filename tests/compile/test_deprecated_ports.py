@@ -327,6 +327,10 @@ def test_a_compile_with_nothing_changed_is_judged_on_the_day_it_runs(
     root = mesh(tmp_path)
     before = run_cli("compile", "-p", str(root))
     assert before.exit_code == 0 and "DP312" in before.output, explain(before)
+    # the same day: the stamp answers, with the same warning
+    again = run_cli("compile", "-p", str(root))
+    assert again.exit_code == 0 and "DP312" in again.output, explain(again)
+    assert "(nothing changed)" in again.output
     # the same files on a later day: the sunset has passed, the stamp must not answer
     Day.current = datetime.date(2027, 7, 1)
     after = run_cli("compile", "-p", str(root))

@@ -61,7 +61,19 @@ def check_deprecations(state: CompileState) -> None:
                 pending |= sunset is not None and not diagnostic.is_error
                 state.diagnostics.append(diagnostic)
     if pending:  # the compile stamp must not replay today's warnings once the sunset passed
-        state.env_read[TODAY] = project.config.env.get(TODAY) or f"(unset on {day})"
+        state.env_read[TODAY] = project.config.env.get(TODAY) or unset_on(day)
+
+
+def unset_on(day: date) -> str:
+    """How a compile records that it judged sunsets by the machine's date, `day`."""
+    return f"(unset on {day.isoformat()})"
+
+
+def same_day(recorded: str | None, environ: Mapping[str, str]) -> bool:
+    """Whether sunsets are judged as when `recorded` (what a compile recorded for TODAY) was
+    written: the same DPSQL_TODAY, or, unset, still the same day."""
+    current = environ.get(TODAY)
+    return current == recorded or (not current and recorded == unset_on(today(environ)))
 
 
 def deprecated_port(project: Project, spec: InputSpec) -> tuple[Product, OutputSpec] | None:
