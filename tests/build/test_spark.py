@@ -250,3 +250,25 @@ def test_input_tests_run_before_the_models_on_spark(tmp_path: Path, spark: Any) 
     _events(root, ["1,NEW,100,2024-01-01", "2,NEW,250,2024-01-02"])
     _ok("build", "-p", str(root), "--target", "spark")
     assert sorted(_latest(spark)) == [1, 2]
+
+
+def test_a_table_turned_view_leaves_no_parquet_behind_on_spark(tmp_path: Path, spark: Any
+                                                               ) -> None:
+    product = _EVENTS.replace("      - {name: id, type: bigint, tests: [unique, not_null]}",
+                              "      - {name: id, type: bigint}")
+    table = "select id::bigint as id, status, (cents / 100.0)::decimal(18,2) as amount, " \
+            "seen::date as seen from {{ input('raw') }}"
+    root = _spark_workspace(tmp_path / "kinds", {"latest": table}, product)
+    _events(root, ["1,NEW,100,2024-01-01"])
+    _ok("build", "-p", str(root), "--target", "spark")
+    folder = root / "swh" / "ev" / "latest"
+    assert len(list(folder.iterdir())) == 1
+    view = "{{ config(materialized='view') }}\n" + table
+    (root / "p" / "models" / "latest.sql").write_text(view)
+    _ok("build", "-p", str(root), "--target", "spark")
+    assert len(list(folder.iterdir())) == 1  # the last table version, for a reader still in it
+    _events(root, ["1,NEW,100,2024-01-01", "2,NEW,5,2024-01-02"])
+    (root / "p" / "models" / "latest.sql").write_text(view + "\n")  # rebuilt: still a view
+    _ok("build", "-p", str(root), "--target", "spark", "--full-refresh")
+    assert not folder.exists() or not any(folder.iterdir())
+    assert sorted(r[0] for r in spark.table("ev.latest").collect()) == [1, 2]

@@ -210,6 +210,8 @@ def _publish(warehouse: Warehouse, relation: Relation, staging: Relation, entry:
     if entry["kind"] == "table":
         warehouse.sweep(relation, [entry["path"], *([entry["previous"]] if "previous" in entry
                                                     else [])])
+    else:  # a view now: the table's versions go, but the last one a reader may still be in
+        warehouse.sweep(relation, [previous["path"]] if previous.get("kind") == "table" else [])
 
 
 def _discard(warehouse: Warehouse, staging: Relation, entry: dict[str, Any]) -> None:
