@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from dpsql.compile.bind import compile_model
+from dpsql.compile.bind import Job, compile_models
 from dpsql.compile.cache import CompileCache, digest, files_digest
 from dpsql.compile.parallel import MIN_ITEMS, fork_map, workers
 from dpsql.compile.templating import Renderer
@@ -46,10 +46,13 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
             else:
                 misses.append((product, source, key))
     if len(misses) >= MIN_ITEMS and workers() > 1:
-        # in other processes: results come back as cache entries (trees are not kept)
+        # in other processes, a few models at a time: results come back as cache entries
+        # (trees are not kept)
         items = [(product.name, source.name) for product, source, _ in misses]
-        for (product, source, key), (entry, found) in zip(
-                misses, fork_map(_bind_entry, project, items), strict=True):
+        batches = [items[start:start + BATCH] for start in range(0, len(items), BATCH)]
+        results = [result for batch in fork_map(_bind_entries, project, batches, min_items=1)
+                   for result in batch]
+        for (product, source, key), (entry, found) in zip(misses, results, strict=True):
             diagnostics.extend(found)
             if entry is not None:
                 env_read.update(entry["env"])
@@ -72,36 +75,55 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
 
 
 def _bind(project: Project, product: Product, source: ModelSource, renderer: Renderer,
-          found: list[Diagnostic], tree_kept: bool = True
-          ) -> tuple[CompiledModel, exp.Query] | None:
-    bound = compile_model(project, product, source, renderer, found, tree_kept=tree_kept)
-    if bound is not None and bound[0].config.materialized == Materialization.INCREMENTAL:
-        variant = compile_model(project, product, source, renderer, found, incremental=True,
-                                tree_kept=False)
-        bound = replace(bound[0], incremental_sql=variant[0].sql if variant else None), bound[1]
+          found: list[Diagnostic]) -> tuple[CompiledModel, exp.Query] | None:
+    bound, diagnostics = _bind_all(project, [(product, source)], renderer)[0]
+    found.extend(diagnostics)
     return bound
+
+
+def _bind_all(project: Project, pairs: list[tuple[Product, ModelSource]], renderer: Renderer,
+              tree_kept: bool = True
+              ) -> list[tuple[tuple[CompiledModel, exp.Query] | None, list[Diagnostic]]]:
+    """Bind models a step at a time for all of them (bind.compile_models), each with its
+    diagnostics; an incremental model's incremental variant too."""
+    found: list[list[Diagnostic]] = [[] for _ in pairs]
+    bound = compile_models(project, [Job(p, s) for p, s in pairs], renderer, found,
+                           tree_kept=tree_kept)
+    incremental = [i for i, b in enumerate(bound)
+                   if b is not None and b[0].config.materialized == Materialization.INCREMENTAL]
+    variants = compile_models(project, [Job(*pairs[i], incremental=True) for i in incremental],
+                              renderer, [found[i] for i in incremental], tree_kept=False)
+    for i, variant in zip(incremental, variants, strict=True):
+        model, tree = bound[i]  # type: ignore[misc]
+        bound[i] = replace(model, incremental_sql=variant[0].sql if variant else None), tree
+    return list(zip(bound, found, strict=True))
+
+
+BATCH = 16  # models a worker binds together, a step at a time
 
 
 _renderers: dict[int, Renderer] = {}
 
 
-def _bind_entry(project: Project, item: tuple[str, str]
-                ) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
-    """Bind one model in a worker process; returns its cache entry and diagnostics."""
+def _bind_entries(project: Project, items: list[tuple[str, str]]
+                  ) -> list[tuple[dict[str, Any] | None, list[Diagnostic]]]:
+    """Bind some models in a worker process; returns each one's cache entry and diagnostics."""
     renderer = _renderers.get(id(project))
     if renderer is None:
         renderer = _renderers[id(project)] = Renderer(project)
-    product = project.by_name[item[0]]
-    source = product.model(item[1])
-    assert source is not None
-    found: list[Diagnostic] = []
-    with cycles_freed():  # the tree, dropped
-        bound = _bind(project, product, source, renderer, found, tree_kept=False)
-        model = bound[0] if bound is not None else None
-        del bound  # the tree must be unreachable before the collection at the end of the block
-    if model is None:
-        return None, found
-    return to_entry(model, renderer.env_read.get(source.path, {})), found
+    pairs = []
+    for product_name, name in items:
+        product = project.by_name[product_name]
+        source = product.model(name)
+        assert source is not None
+        pairs.append((product, source))
+    with cycles_freed():  # the trees, dropped
+        results = _bind_all(project, pairs, renderer, tree_kept=False)
+        entries = [(None if bound is None
+                    else to_entry(bound[0], renderer.env_read.get(source.path, {})), found)
+                   for (bound, found), (_, source) in zip(results, pairs, strict=True)]
+        del results
+    return entries
 
 
 def workspace_digest(project: Project) -> str:

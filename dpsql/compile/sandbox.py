@@ -328,6 +328,7 @@ class _MeteredCodeGenerator(CodeGenerator):
 _WIDTH_FILTERS = {"center", "indent", "batch", "slice"}  # whose number argument sizes the result
 
 
+@functools.cache  # every environment wraps the same filters: once a process
 def _metered_filter(name: str, func: Any) -> Any:
     passes = _PassArg.from_obj(func) is not None  # the first argument is Jinja's, not the value
 

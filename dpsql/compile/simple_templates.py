@@ -17,6 +17,7 @@ variable `DPSQL_NO_FAST_PATHS` (to anything but empty) sends every template to J
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,7 +105,26 @@ def split(text: str) -> list[str | Call] | None:
 
 def _call(match: re.Match[str]) -> tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...],
                                           bool] | None:
-    name, arguments = match.group(1), match.group(2)
+    found = _read_call(match.group(1), match.group(2))
+    if found is None or not any(isinstance(a, list) for a in _values(found)):
+        return found
+    name, args, kwargs, bare = found  # lists are the caller's to keep: copies
+    return (name, tuple(_copied(a) for a in args),
+            tuple((k, _copied(v)) for k, v in kwargs), bare)
+
+
+def _values(call: tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...], bool]
+            ) -> list[Any]:
+    return [*call[1], *(v for _, v in call[2])]
+
+
+def _copied(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+@functools.lru_cache(maxsize=4096)  # models repeat their tags: `ref('orders')`, `config(...)`
+def _read_call(name: str, arguments: str | None
+               ) -> tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...], bool] | None:
     if arguments is None:
         return (name, (), (), True) if name == "this" else None
     if name not in NAMES or "\n" in arguments or "\\" in arguments:

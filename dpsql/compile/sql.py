@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
@@ -15,6 +16,7 @@ from sqlglot.schema import MappingSchema
 log = logging.getLogger("dpsql")
 
 DIALECT = "duckdb"
+_DUCKDB = Dialect.get_or_raise(DIALECT)  # made once: sqlglot makes one for each name it is given
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class TableRef:
 def parse_query(sql: str) -> exp.Query:
     """Parse one SELECT (CTEs, unions and DuckDB's FROM-first form welcome)."""
     try:
-        statements = [s for s in sqlglot.parse(sql, dialect=DIALECT) if s is not None]
+        statements = [s for s in sqlglot.parse(sql, dialect=_DUCKDB) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         message = _readable(str(first.get("description") or exc).split(". Line")[0])
@@ -136,7 +138,7 @@ def qualify_columns(tree: exp.Query | None, schema: MappingSchema, *, copy: bool
     if tree is None:
         return None
     try:
-        result = qualify(tree.copy() if copy else tree, schema=schema, dialect=DIALECT,
+        result = qualify(tree.copy() if copy else tree, schema=schema, dialect=_DUCKDB,
                          validate_qualify_columns=False, quote_identifiers=False,
                          identify=False)
     except Exception as exc:  # sqlglot raises several types; none is fatal here
@@ -148,4 +150,4 @@ def qualify_columns(tree: exp.Query | None, schema: MappingSchema, *, copy: bool
 def generate(tree: exp.Expr, *, copy: bool = True) -> str:
     """The SQL of a tree; without `copy` sqlglot may change the tree while it generates, so
     only a caller that drops the tree afterwards passes copy=False (it saves a third)."""
-    return tree.sql(dialect=DIALECT, pretty=True, copy=copy)
+    return tree.sql(dialect=_DUCKDB, pretty=True, copy=copy)

@@ -55,10 +55,11 @@ def source_columns(scope: Scope, alias: str, schema: Schema | None, results: Res
 
 
 def projections(scope: Scope, select: exp.Select, schema: Schema | None, results: Results,
-                names: Sequence[str] | None = None) -> Iterator[Projection]:
+                names: Sequence[str] | None = None, *, columns: bool = True
+                ) -> Iterator[Projection]:
     """The select list with COLUMNS('re') and struct `s.*` expanded, and a `*` that sqlglot
     could not expand over one source expanded to `names` (DuckDB's, given for the top query
-    over one CTE or subquery)."""
+    over one CTE or subquery); without `columns` the query holds no COLUMNS(...) at all."""
     for projection in select.expressions:
         body = projection.this if isinstance(projection, exp.Alias) else projection
         if (isinstance(body, exp.Star) and names is not None and len(select.expressions) == 1
@@ -74,7 +75,7 @@ def projections(scope: Scope, select: exp.Select, schema: Schema | None, results
                         yield name, exp.column(name, table=alias), IDENTITY
         elif isinstance(body, exp.Columns):
             raise Unknown("COLUMNS(...) with a lambda or a star is not traced")
-        elif body.find(exp.Columns):
+        elif columns and body.find(exp.Columns):
             raise Unknown("COLUMNS(...) inside an expression is not traced")
         elif (isinstance(body, exp.Dot) and isinstance(body.expression, exp.Star)
               and isinstance(body.this, exp.Column)):

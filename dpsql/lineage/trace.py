@@ -64,6 +64,9 @@ class _Tracer(ExpressionWalker):
         self._schema: Schema | None = None  # the columns of the relations read, when known
         self._names: Sequence[str] | None = None  # the output names DuckDB describes
         self._root: Scope | None = None
+        # whether the query holds COLUMNS(...), UNNEST or a generator function anywhere: when
+        # it does not (one search of the tree), no select list is searched for them
+        self._rare = True
 
     def _record(self, scope: Scope) -> None:
         result = self.results[id(scope)] = self._scope(scope)
@@ -95,6 +98,7 @@ class _Tracer(ExpressionWalker):
             self.problems.append("the query has no scope sqlglot can analyse")
             return None
         self._root = root
+        self._rare = tree.find(exp.Columns, exp.Explode, exp.Unnest) is not None
         self._pivot_ctes(tree, root)
         scopes = list(root.traverse())
         for scope in scopes:
@@ -153,7 +157,8 @@ class _Tracer(ExpressionWalker):
     def _projections(self, scope: Scope, select: exp.Select) -> list[Projection]:
         try:
             return list(projections(scope, select, self._schema, self.result_of,
-                                    self._names if self._expandable(scope) else None))
+                                    self._names if self._expandable(scope) else None,
+                                    columns=self._rare))
         except Unknown as exc:
             self.problems.append(f"the select list cannot be expanded: {exc}")
             return [(p.alias_or_name, p.this if isinstance(p, exp.Alias) else p, IDENTITY)
@@ -207,10 +212,11 @@ class _Tracer(ExpressionWalker):
             else:
                 self._walk(body, start, scope, aliases, out)
             self._sink = None
-            read = {c.table for c in body.find_all(exp.Column) if c.table}
-            for sided_aliases, sources in rows.sided:
-                if read & sided_aliases:
-                    merge(own, sources)
+            if rows.sided:
+                read = {c.table for c in body.find_all(exp.Column) if c.table}
+                for sided_aliases, sources in rows.sided:
+                    if read & sided_aliases:
+                        merge(own, sources)
             names.append(name)
             columns.append(out)
             col_rows.append(own)
@@ -288,8 +294,8 @@ class _Tracer(ExpressionWalker):
         elif distinct is not None:  # SELECT DISTINCT a, b: each row's values decide
             for out in columns:
                 merge(found, out, GROUP_BY)
-        for projection in select.expressions:  # unnest() in the select list makes rows
-            for generator in projection.find_all(exp.Explode, exp.Unnest):
+        for projection in select.expressions if self._rare else ():
+            for generator in projection.find_all(exp.Explode, exp.Unnest):  # they make rows
                 self._walk(generator, JOIN, scope, aliases, found)
         self._sink = None
         rows.add(found)

@@ -165,8 +165,12 @@ class ExpressionWalker:
             if bucket is None:
                 bucket = out[col] = set()
             bucket.add(ctx)
-            if self._sink is not None:
-                merge(self._sink, {rows_of(col.schema, col.name): {FILTER}})
+            if self._sink is not None:  # the relation's rows node
+                rows = self._sink.get(key := rows_of(col.schema, col.name))
+                if rows is None:
+                    self._sink[key] = {FILTER}
+                else:
+                    rows.add(FILTER)
         elif isinstance(source, exp.Table) and isinstance(source.this, exp.Expr):
             self._walk(source.this, push(ctx, TRANSFORMATION), scope, {}, out)  # range(o.n)
         else:

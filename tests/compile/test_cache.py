@@ -98,9 +98,13 @@ def test_parallel_compile_gives_the_same_result(tiny: Path, monkeypatch) -> None
     write_files(tiny, {
         TOTALS: "select shopp from items.items\n",  # an error, reported from a worker
         "reports/shops/models/more.sql": "select 1 as x from {{ ref('nowhere') }}\n",
+        "reports/shops/models/grows.sql": (  # an incremental model: two SQL texts
+            "{{ config(materialized='incremental') }}\nselect 1 as x\n"
+            "{% if is_incremental() %}where x > (select max(x) from {{ this }}){% endif %}\n"),
     })
     project = load_project(tiny)
     sequential = compile_project(project)
+    monkeypatch.setattr(dpsql.compile.models, "BATCH", 2)  # workers bind two models at a time
     monkeypatch.setattr(dpsql.compile.models, "MIN_ITEMS", 1)
     monkeypatch.setattr(dpsql.compile.parallel, "MIN_ITEMS", 1)
     monkeypatch.setattr(dpsql.compile.models, "workers", lambda: 2)
@@ -108,11 +112,13 @@ def test_parallel_compile_gives_the_same_result(tiny: Path, monkeypatch) -> None
     parallel = compile_project(project)
 
     def view(compiled):  # type: ignore[no-untyped-def]
-        return ({mid: (m.sql, m.columns, m.lineage.fields if m.lineage else None)
+        return ({mid: (m.sql, m.incremental_sql, m.columns,
+                       m.lineage.fields if m.lineage else None)
                  for mid, m in compiled.models.items()}, sorted(map(str, compiled.diagnostics)))
 
     assert view(parallel) == view(sequential)
     assert any(d.code == "DP103" for d in parallel.diagnostics)
+    assert "max(x)" in (parallel.models["shops.grows"].incremental_sql or "").lower()
 
 
 def _noop(root: Path) -> bool:
