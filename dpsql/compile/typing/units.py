@@ -96,8 +96,9 @@ def type_in_workers(state: CompileState, groups: list[list[str]],
                     known: dict[Relation, tuple[Column, ...]],
                     type_group: Callable[[CompileState, list[str], dict[Relation, Any]], None],
                     needed: Callable[[str], list[Relation]]) -> None:
-    """Type each group in a worker; merge the results into `state` in DAG order, and set
-    `state.mapping` to the columns of what the models typed now read (for tracing them)."""
+    """Type (and trace) each group in a worker; merge the results into `state` in DAG order,
+    and set `state.mapping` to the columns of what the models typed now and not traced read
+    (for the lineage pass to trace them)."""
     results = fork_map(_type_group, (state, known, type_group), groups, min_items=2,
                        fresh=True)
     found: dict[str, tuple[dict[str, Any], str | None]] = {}
@@ -123,6 +124,8 @@ def type_in_workers(state: CompileState, groups: list[list[str]],
     state.mapping = MappingSchema(dialect="duckdb", normalize=False)
     staged: set[Relation] = set()
     for mid in state.fresh:
+        if "lineage" in state.typed[mid]:
+            continue  # traced in its worker: the lineage pass does not trace it again
         for relation in needed(mid):
             if relation not in staged and relation in relations:
                 staged.add(relation)
