@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import stat
@@ -26,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dpsql.core import __version__
+from dpsql.core import __version__, jsonio
 
 log = logging.getLogger("dpsql")
 
@@ -121,13 +120,13 @@ def read_sealed(path: Path, kind: str, file_format: int) -> Any | None:
         return None
     head, _, body = raw.partition(b"\n")
     try:
-        header = json.loads(head) if len(head) <= _HEADER_MAX else None
+        header = jsonio.loads(head) if len(head) <= _HEADER_MAX else None
         expected = {"kind": kind, "format": file_format, "dpsql": __version__,
                     "digest": _body_digest(body)}
         if header != expected:
             log.info("ignoring %s: written by another version, or changed since", path)
             return None
-        return json.loads(body)
+        return jsonio.loads(body)
     except (ValueError, RecursionError) as exc:
         log.info("ignoring %s: %s", path, exc)
         return None
@@ -135,15 +134,15 @@ def read_sealed(path: Path, kind: str, file_format: int) -> Any | None:
 
 def write_sealed(path: Path, kind: str, file_format: int, document: Any) -> bool:
     """Write a sealed file atomically; False (logged) if it cannot be written."""
-    body = json.dumps(document, separators=(",", ":")).encode("utf-8", "surrogatepass")
-    header = json.dumps({"kind": kind, "format": file_format, "dpsql": __version__,
-                         "digest": _body_digest(body)})
+    body = jsonio.dumps(document)
+    header = jsonio.dumps({"kind": kind, "format": file_format, "dpsql": __version__,
+                           "digest": _body_digest(body)})
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
-            handle.write(header.encode() + b"\n" + body)
+            handle.write(header + b"\n" + body)
         os.replace(tmp, path)
         return True
     except OSError as exc:
