@@ -100,7 +100,7 @@ def compile(project_dir: Path, select: tuple[str, ...], exclude: tuple[str, ...]
         console.diagnostics(last["warnings"])
         console.print(f"{last['summary']} (nothing changed)")
         return
-    console.print(_summary(_compile(project_dir, console, chosen=chosen)))
+    console.print(_summary(_compile(project_dir, console, chosen=chosen, stale=True)))
 
 
 @main.command(short_help="Run every static check; report all problems at once.")

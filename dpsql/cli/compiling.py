@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 
 
 def compile_workspace(project_dir: Path, console: Console, *, write: bool = True,
-                      chosen: tuple[Path | None, Any] | None = None) -> CompiledProject:
+                      chosen: tuple[Path | None, Any] | None = None,
+                      stale: bool = False) -> CompiledProject:
     """Load and compile; print warnings; raise on errors. With `write`, target/compiled/ and
     manifest.json are written (and target/ must be writable: DP009). `chosen`: the target's
-    outputs and stamp context, when the command has already read them (stamp_context)."""
+    outputs and stamp context, when the command has already read them (stamp_context);
+    `stale`: the command has just found the stamp out of date (it is not read again)."""
     from dpsql.compile import stamp
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
@@ -30,7 +32,8 @@ def compile_workspace(project_dir: Path, console: Console, *, write: bool = True
     # from the cache, because the command needs the compiled project)
     root = project_dir.resolve()
     outputs, context = chosen if chosen is not None else stamp_context(project_dir)
-    up_to_date = write and stamp.unchanged(root, environment(), outputs, context) is not None
+    up_to_date = write and not stale and stamp.unchanged(root, environment(), outputs,
+                                                         context) is not None
     # the stamp describes the files as they were before the compile read them
     snapshot = (stamp.Snapshot.take(root, outputs, context) if write and not up_to_date
                 else None)
