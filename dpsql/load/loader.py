@@ -13,6 +13,7 @@ from dpsql.load.config import PRODUCT_FILE, load_product, load_workspace
 from dpsql.load.files import file_problem
 from dpsql.load.names import catalog_name, folded, reserved_relation_name
 from dpsql.load.textfile import read_text
+from dpsql.load.yamlcache import YamlCache
 
 log = logging.getLogger("dpsql")
 
@@ -41,11 +42,13 @@ def load_project(root: Path) -> Project:
     diagnostics: list[Diagnostic] = []
     specs: list[ProductSpec] = []
     catalog = catalog_name(config.warehouse)
+    docs = YamlCache.load(config.outputs)
     for path in find_product_files(config.root):
-        spec, found = load_product(path, catalog)
+        spec, found = load_product(path, catalog, docs.load_yaml)
         diagnostics.extend(found)
         if spec is not None:
             specs.append(spec)
+    docs.save()
     products: list[Product] = []
     seen: dict[str, ProductSpec] = {}
     for spec in specs:
