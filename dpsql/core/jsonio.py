@@ -49,4 +49,8 @@ def loads(data: bytes | str) -> Any:
         return json.loads(data)
     finally:
         if paused:
+            # the new objects join the oldest generation at once (a list splice), rather than
+            # being traversed by the next young collections on their way there
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()

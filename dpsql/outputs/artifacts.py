@@ -98,10 +98,13 @@ def write_manifest(compiled: CompiledProject) -> Path:
 
 def _rel(path: Path, root: Path) -> str:
     """`path` relative to the (resolved) workspace root; the loader's paths are under it."""
+    text, base = str(path), str(root)
+    if text.startswith(base) and text[len(base):len(base) + 1] == os.sep:
+        return text[len(base) + 1:]  # what relative_to gives, without pathlib's parsing
     try:
         return str(path.relative_to(root))
     except ValueError:
-        return str(path)
+        return text
 
 
 def _columns(columns: tuple[ColumnSpec, ...] | None) -> list[dict[str, Any]] | None:
