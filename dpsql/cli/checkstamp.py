@@ -62,7 +62,7 @@ def check_diagnostics(project_dir: Path, base: str | None) -> list[Diagnostic]:
 
     snapshot = stamp.Snapshot.take(root, outputs, context)
     try:
-        project = load_project(project_dir)
+        project = load_project(project_dir, cached=True)
         cache = CompileCache.load(project.root, project.config.outputs)
         compiled = compile_project(project, cache=cache)
         cache.save()

@@ -37,7 +37,7 @@ def compile_workspace(project_dir: Path, console: Console, *, write: bool = True
     # the stamp describes the files as they were before the compile read them
     snapshot = (stamp.Snapshot.take(root, outputs, context) if write and not up_to_date
                 else None)
-    project = load_project(project_dir)
+    project = load_project(project_dir, cached=True)
     if write:
         logs.open_log_file(project.root)
     if snapshot is not None:
@@ -45,6 +45,7 @@ def compile_workspace(project_dir: Path, console: Console, *, write: bool = True
     cache = CompileCache.load(project.root, project.config.outputs)
     compiled = compile_project(project, cache=cache)
     cache.save()
+    del cache  # its entries (most of a compile's memory) are not needed for the outputs
     unwritable = stamp.target_problem(project.root, outputs) if write else None
     if compiled.errors or unwritable is not None:
         raise DpsqlError([*compiled.diagnostics, *([unwritable] if unwritable else [])])

@@ -40,13 +40,15 @@ def _sql_files(folder: Path) -> tuple[Path, ...]:
     return tuple(sorted(Path(p) for p in found if os.path.isfile(p)))
 
 
-def load_project(root: Path) -> Project:
-    """Read the workspace; raise DpsqlError with every problem found in its YAML files."""
+def load_project(root: Path, *, cached: bool = False) -> Project:
+    """Read the workspace; raise DpsqlError with every problem found in its YAML files.
+    `cached`: parsed product.yml files are read from and kept in target/cache/yaml.json (for
+    commands that write target/ anyway)."""
     config = load_workspace(root)
     diagnostics: list[Diagnostic] = []
     specs: list[ProductSpec] = []
     catalog = catalog_name(config.warehouse)
-    docs = YamlCache.load(config.outputs)
+    docs = YamlCache.load(config.outputs if cached else None)
     for path in find_product_files(config.root):
         spec, found = load_product(path, catalog, docs.load_yaml)
         diagnostics.extend(found)

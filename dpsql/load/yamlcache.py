@@ -35,9 +35,10 @@ class YamlCache:
         self._new: dict[str, Any] = {}
 
     @classmethod
-    def load(cls, outputs: Path) -> YamlCache:
-        """The cache the last load left in `outputs` (the target's folder of outputs)."""
-        if not fast_paths_enabled():
+    def load(cls, outputs: Path | None) -> YamlCache:
+        """The cache the last load left in `outputs` (the target's folder of outputs); None:
+        no cache."""
+        if outputs is None or not fast_paths_enabled():
             return cls(None)
         path = outputs / FILE
         found = read_sealed(path, "yaml", FORMAT)
