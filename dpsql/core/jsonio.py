@@ -1,13 +1,15 @@
-"""JSON in and out of dpsql's large files (the compile cache, the stamp, the manifests, run
-results) through orjson, which reads and writes them several times faster than the standard
-library.
+"""JSON in and out of dpsql's large files (the compile cache, the stamps, the cached
+product.yml documents, the two manifests) through orjson, which reads and writes them several
+times faster than the standard library.
 
 The files stay the same JSON: the same keys in the same order, the same values. The text may
 differ from `json.dumps` in ways no JSON reader sees: characters outside ASCII are written as
-UTF-8 rather than as `\\uXXXX` escapes, and floats in their shortest form (`1e16`, not `1e+16`).
-What orjson refuses and the standard library takes (text with lone surrogates, integers beyond
-64 bits, `NaN`, keys that are not text) goes through the standard library, so nothing that was
-written before fails now.
+UTF-8 rather than as `\\uXXXX` escapes, and floats in their shortest form (`1e16`, not
+`1e+16`). What orjson refuses and the standard library takes (text with lone surrogates,
+integers beyond 64 bits, keys that are not text) goes through the standard library, so nothing
+that was written before fails now. A float that is not finite, which JSON cannot hold, is
+written as `null` (the standard library wrote `NaN`, which only Python reads back); these
+files hold none but what a user writes as a test's argument.
 """
 
 from __future__ import annotations
@@ -20,16 +22,14 @@ import orjson
 
 # dataclasses and dates go to `default` (str), as they did with json.dumps(default=str)
 _PASS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-_INDENT = orjson.OPT_INDENT_2
 
 
-def dumps(data: Any, *, indent: bool = False) -> bytes:
-    """`data` as UTF-8 JSON: compact, or indented by two spaces; unknown values as str()."""
+def dumps(data: Any) -> bytes:
+    """`data` as compact UTF-8 JSON; values JSON has no form for as their str()."""
     try:
-        return orjson.dumps(data, default=str, option=_PASS | (_INDENT if indent else 0))
+        return orjson.dumps(data, default=str, option=_PASS)
     except (orjson.JSONEncodeError, TypeError):
-        text = (json.dumps(data, indent=2, default=str) if indent
-                else json.dumps(data, separators=(",", ":"), default=str))
+        text = json.dumps(data, separators=(",", ":"), default=str)
         return text.encode("utf-8", "surrogatepass")
 
 
