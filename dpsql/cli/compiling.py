@@ -25,6 +25,7 @@ def compile_workspace(project_dir: Path, console: Console, *, write: bool = True
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
     from dpsql.core.errors import DpsqlError
+    from dpsql.core.runtime import collector_paused
     from dpsql.load.config import environment
     from dpsql.load.loader import load_project
 
@@ -37,25 +38,26 @@ def compile_workspace(project_dir: Path, console: Console, *, write: bool = True
     # the stamp describes the files as they were before the compile read them
     snapshot = (stamp.Snapshot.take(root, outputs, context) if write and not up_to_date
                 else None)
-    project = load_project(project_dir, cached=True)
-    if write:
-        logs.open_log_file(project.root)
-    if snapshot is not None:
-        snapshot.add_project(project)
-    cache = CompileCache.load(project.root, project.config.outputs)
-    compiled = compile_project(project, cache=cache)
-    cache.save()
-    del cache  # its entries (most of a compile's memory) are not needed for the outputs
-    unwritable = stamp.target_problem(project.root, outputs) if write else None
-    if compiled.errors or unwritable is not None:
-        raise DpsqlError([*compiled.diagnostics, *([unwritable] if unwritable else [])])
-    warnings = [d for d in compiled.diagnostics if not d.is_error]
-    if warnings:
-        console.diagnostics(warnings)
-    if snapshot is not None:
-        snapshot.record(env={**project.config.env_read, **compiled.env_read},
-                        outputs=_write_outputs(compiled),
-                        warnings=warnings, summary=summary(compiled))
+    with collector_paused():  # see runtime.collector_paused: no cycles worth the passes here
+        project = load_project(project_dir, cached=True)
+        if write:
+            logs.open_log_file(project.root)
+        if snapshot is not None:
+            snapshot.add_project(project)
+        cache = CompileCache.load(project.root, project.config.outputs)
+        compiled = compile_project(project, cache=cache)
+        cache.save()
+        del cache  # its entries (most of a compile's memory) are not needed for the outputs
+        unwritable = stamp.target_problem(project.root, outputs) if write else None
+        if compiled.errors or unwritable is not None:
+            raise DpsqlError([*compiled.diagnostics, *([unwritable] if unwritable else [])])
+        warnings = [d for d in compiled.diagnostics if not d.is_error]
+        if warnings:
+            console.diagnostics(warnings)
+        if snapshot is not None:
+            snapshot.record(env={**project.config.env_read, **compiled.env_read},
+                            outputs=_write_outputs(compiled),
+                            warnings=warnings, summary=summary(compiled))
     return compiled
 
 

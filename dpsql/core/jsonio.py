@@ -33,7 +33,7 @@ def dumps(data: Any) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
-def loads(data: bytes | str) -> Any:
+def loads(data: bytes | memoryview | str) -> Any:
     """Parse JSON (raises ValueError, as json.loads does, if it is not JSON).
 
     The cyclic garbage collector is paused meanwhile: parsing makes no cycles, and its passes
@@ -44,8 +44,8 @@ def loads(data: bytes | str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         # what orjson does not take but json.loads does (lone surrogates, NaN), or not JSON
-        if isinstance(data, bytes):
-            data = data.decode("utf-8", "surrogatepass")
+        if not isinstance(data, str):
+            data = bytes(data).decode("utf-8", "surrogatepass")
         return json.loads(data)
     finally:
         if paused:

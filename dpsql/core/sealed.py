@@ -41,7 +41,9 @@ def read_sealed(path: Path, kind: str, file_format: int) -> Any | None:
         if not isinstance(exc, FileNotFoundError):
             log.info("ignoring %s: %s", path, exc)
         return None
-    head, _, body = raw.partition(b"\n")
+    end = raw.find(b"\n")
+    # the body as a view: a 35 MB cache is not copied to be parsed
+    head, body = (raw, memoryview(b"")) if end < 0 else (raw[:end], memoryview(raw)[end + 1:])
     try:
         header = jsonio.loads(head) if len(head) <= _HEADER_MAX else None
         expected = {"kind": kind, "format": file_format, "dpsql": __version__,
@@ -76,5 +78,5 @@ def write_sealed(path: Path, kind: str, file_format: int, document: Any) -> bool
         return False
 
 
-def _body_digest(body: bytes) -> str:
+def _body_digest(body: bytes | memoryview) -> str:
     return hashlib.blake2b(body, digest_size=16).hexdigest()
