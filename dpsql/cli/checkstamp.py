@@ -57,16 +57,19 @@ def check_diagnostics(project_dir: Path, base: str | None) -> list[Diagnostic]:
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
     from dpsql.core.errors import DpsqlError
+    from dpsql.core.runtime import collector_paused
     from dpsql.lineage.model import lineage_warnings
     from dpsql.load.loader import load_project
 
     snapshot = stamp.Snapshot.take(root, outputs, context)
     try:
-        project = load_project(project_dir)
-        cache = CompileCache.load(project.root, project.config.outputs)
-        compiled = compile_project(project, cache=cache)
-        cache.save()
-        diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
+        with collector_paused():  # as for a compile (cli/compiling.py)
+            project = load_project(project_dir, cached=True)
+            cache = CompileCache.load(project.root, project.config.outputs)
+            compiled = compile_project(project, cache=cache)
+            cache.save()
+            del cache
+            diagnostics = list(compiled.diagnostics) + lineage_warnings(compiled)
     except DpsqlError as exc:
         return list(exc.diagnostics)
     if base is None:

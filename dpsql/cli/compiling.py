@@ -15,14 +15,17 @@ if TYPE_CHECKING:
 
 
 def compile_workspace(project_dir: Path, console: Console, *, write: bool = True,
-                      chosen: tuple[Path | None, Any] | None = None) -> CompiledProject:
+                      chosen: tuple[Path | None, Any] | None = None,
+                      stale: bool = False) -> CompiledProject:
     """Load and compile; print warnings; raise on errors. With `write`, target/compiled/ and
     manifest.json are written (and target/ must be writable: DP009). `chosen`: the target's
-    outputs and stamp context, when the command has already read them (stamp_context)."""
+    outputs and stamp context, when the command has already read them (stamp_context);
+    `stale`: the command has just found the stamp out of date (it is not read again)."""
     from dpsql.compile import stamp
     from dpsql.compile.cache import CompileCache
     from dpsql.compile.pipeline import compile_project
     from dpsql.core.errors import DpsqlError
+    from dpsql.core.runtime import collector_paused
     from dpsql.load.config import environment
     from dpsql.load.loader import load_project
 
@@ -30,28 +33,31 @@ def compile_workspace(project_dir: Path, console: Console, *, write: bool = True
     # from the cache, because the command needs the compiled project)
     root = project_dir.resolve()
     outputs, context = chosen if chosen is not None else stamp_context(project_dir)
-    up_to_date = write and stamp.unchanged(root, environment(), outputs, context) is not None
+    up_to_date = write and not stale and stamp.unchanged(root, environment(), outputs,
+                                                         context) is not None
     # the stamp describes the files as they were before the compile read them
     snapshot = (stamp.Snapshot.take(root, outputs, context) if write and not up_to_date
                 else None)
-    project = load_project(project_dir)
-    if write:
-        logs.open_log_file(project.root)
-    if snapshot is not None:
-        snapshot.add_project(project)
-    cache = CompileCache.load(project.root, project.config.outputs)
-    compiled = compile_project(project, cache=cache)
-    cache.save()
-    unwritable = stamp.target_problem(project.root, outputs) if write else None
-    if compiled.errors or unwritable is not None:
-        raise DpsqlError([*compiled.diagnostics, *([unwritable] if unwritable else [])])
-    warnings = [d for d in compiled.diagnostics if not d.is_error]
-    if warnings:
-        console.diagnostics(warnings)
-    if snapshot is not None:
-        snapshot.record(env={**project.config.env_read, **compiled.env_read},
-                        outputs=_write_outputs(compiled),
-                        warnings=warnings, summary=summary(compiled))
+    with collector_paused():  # see runtime.collector_paused: no cycles worth the passes here
+        project = load_project(project_dir, cached=True)
+        if write:
+            logs.open_log_file(project.root)
+        if snapshot is not None:
+            snapshot.add_project(project)
+        cache = CompileCache.load(project.root, project.config.outputs)
+        compiled = compile_project(project, cache=cache)
+        cache.save()
+        del cache  # its entries (most of a compile's memory) are not needed for the outputs
+        unwritable = stamp.target_problem(project.root, outputs) if write else None
+        if compiled.errors or unwritable is not None:
+            raise DpsqlError([*compiled.diagnostics, *([unwritable] if unwritable else [])])
+        warnings = [d for d in compiled.diagnostics if not d.is_error]
+        if warnings:
+            console.diagnostics(warnings)
+        if snapshot is not None:
+            snapshot.record(env={**project.config.env_read, **compiled.env_read},
+                            outputs=_write_outputs(compiled),
+                            warnings=warnings, summary=summary(compiled))
     return compiled
 
 

@@ -17,23 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
-import os
-import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dpsql.core import __version__
+from dpsql.core.sealed import read_sealed, write_sealed
 
 log = logging.getLogger("dpsql")
 
 FORMAT = 2  # 2: sealed (a header line with a digest of the entries)
 FILE = Path("target") / "cache" / "compile.json"
 STAGES = ("bind", "type")
-_HEADER_MAX = 1024
+__all__ = ["CompileCache", "digest", "files_digest", "read_sealed", "write_sealed"]
 
 
 def digest(*parts: str) -> str:
@@ -96,66 +92,6 @@ class CompileCache:
         A target/ that cannot be written only costs speed."""
         if self.changed:
             write_sealed(self.path, "compile", FORMAT, self._new)
-
-
-# --- sealed JSON files ---------------------------------------------------------------------
-#
-# target/cache/ is dpsql's own, but people and tools touch it: an editor, a merge, a disk that
-# filled up halfway. A sealed file is a header line (what wrote it, and a digest of the rest)
-# and a JSON document. Reading checks the header first, so a file dpsql did not write as it is,
-# whatever its shape, is ignored rather than trusted; nothing that reads the entries has to
-# defend against entries of the wrong shape.
-
-
-def read_sealed(path: Path, kind: str, file_format: int) -> Any | None:
-    """The document of a sealed file, or None (logged) if it is missing, not a regular file,
-    not what dpsql wrote, or written by another version."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read
-            log.info("ignoring %s: not a regular file", path)
-            return None
-        raw = path.read_bytes()
-    except OSError as exc:
-        if not isinstance(exc, FileNotFoundError):
-            log.info("ignoring %s: %s", path, exc)
-        return None
-    head, _, body = raw.partition(b"\n")
-    try:
-        header = json.loads(head) if len(head) <= _HEADER_MAX else None
-        expected = {"kind": kind, "format": file_format, "dpsql": __version__,
-                    "digest": _body_digest(body)}
-        if header != expected:
-            log.info("ignoring %s: written by another version, or changed since", path)
-            return None
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        log.info("ignoring %s: %s", path, exc)
-        return None
-
-
-def write_sealed(path: Path, kind: str, file_format: int, document: Any) -> bool:
-    """Write a sealed file atomically; False (logged) if it cannot be written."""
-    body = json.dumps(document, separators=(",", ":")).encode("utf-8", "surrogatepass")
-    header = json.dumps({"kind": kind, "format": file_format, "dpsql": __version__,
-                         "digest": _body_digest(body)})
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(header.encode() + b"\n" + body)
-        os.replace(tmp, path)
-        return True
-    except OSError as exc:
-        log.info("could not write %s: %s", path, exc)
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        return False
-
-
-def _body_digest(body: bytes) -> str:
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 def files_digest(paths: Iterable[Path]) -> str:

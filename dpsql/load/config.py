@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -196,13 +196,15 @@ def _safe_name(text: str) -> str:
     return name if _NAME.match(name) else f"p_{name}"
 
 
-def load_product(path: Path, catalog: str = "") -> tuple[ProductSpec | None, list[Diagnostic]]:
+def load_product(path: Path, catalog: str = "", read: Callable[[Path], YamlDoc] = load_yaml
+                 ) -> tuple[ProductSpec | None, list[Diagnostic]]:
     """Read one product.yml; returns the spec (None if unusable) and every diagnostic found.
 
-    `catalog` is the name DuckDB gives the warehouse, which no product may have.
+    `catalog` is the name DuckDB gives the warehouse, which no product may have; `read`
+    parses the file (a YamlCache's load_yaml).
     """
     try:
-        doc = load_yaml(path)
+        doc = read(path)
     except DpsqlError as exc:
         return None, list(exc.diagnostics)
     check = _Checker(doc)

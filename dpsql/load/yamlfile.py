@@ -68,7 +68,11 @@ class YamlDoc:
 
 def load_yaml(path: Path) -> YamlDoc:
     """Parse `path`; every problem becomes DP001 with the file and line."""
-    text = read_text(path)
+    return parse_yaml(path, read_text(path))
+
+
+def parse_yaml(path: Path, text: str) -> YamlDoc:
+    """Parse `text`, read from `path`; every problem becomes DP001 with the file and line."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterable
@@ -74,6 +75,9 @@ def _database(compiled: CompiledProject) -> str:
 
 def _rel(path: Path, root: Path) -> str:
     """`path` relative to `root` (the loader's paths are under the resolved workspace root)."""
+    text, base = str(path), str(root)
+    if os.sep == "/" and text.startswith(base) and text[len(base):len(base) + 1] == "/":
+        return text[len(base) + 1:]  # what relative_to gives, without pathlib's parsing
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

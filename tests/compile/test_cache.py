@@ -86,7 +86,7 @@ def test_a_damaged_cache_is_ignored(tiny: Path) -> None:
 def test_check_writes_the_cache_and_nothing_else(tiny: Path) -> None:
     assert run_cli("check", "-p", str(tiny)).exit_code == 0
     assert sorted(p.name for p in (tiny / "target").rglob("*")) == [
-        "cache", "check.json", "compile.json"]  # the compile cache, and the check's own stamp
+        "cache", "check.json", "compile.json", "yaml.json"]  # the caches, the check's stamp
     cache = CompileCache.load(tiny)  # what the next check (or compile) starts from
     assert not compile_project(load_project(tiny), cache=cache).errors
     assert cache.misses == 0 and cache.hits > 0

@@ -1,8 +1,9 @@
 """The fast paths give what the general route gives.
 
-Simple templates rendered without Jinja, typing in worker processes, and a build with nothing
-changed answered from its record are shortcuts; DPSQL_NO_FAST_PATHS turns them all off, and
-the outputs with and without them must be the same, byte for byte.
+Simple templates rendered without Jinja, typing in worker processes, parsed product.yml files
+from target/cache/yaml.json, and a build with nothing changed answered from its record are
+shortcuts; DPSQL_NO_FAST_PATHS turns them all off, and the outputs with and without them must
+be the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -173,3 +174,32 @@ def test_a_check_with_nothing_changed_reports_the_same_without_a_compile(
     write_files(tiny, {FCT: (tiny / FCT).read_text().replace(", 1 as extra", "")})
     fixed = run_cli("check", "-p", str(tiny))
     assert fixed.exit_code == 0 and len(compiles) == 2, explain(fixed)
+
+
+def test_a_compile_after_edits_from_the_caches_is_the_general_route(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch
+                                                                    ) -> None:
+    """Warm caches (compile cache, parsed product.yml files) after a product.yml and a template
+    are edited give what a compile with no cache and no fast path gives."""
+    root = generate_mesh(tmp_path / "mesh", products=6, models_per_product=4, rows=20).workspace
+    assert run_cli("compile", "-p", str(root)).exit_code == 0
+    yml = sorted(root.rglob("product.yml"))[1]
+    spec = yaml.safe_load(yml.read_text())
+    spec["description"] = "Edited: ünïcode and a new tag"
+    spec["tags"] = [*spec.get("tags", []), "edited"]
+    yml.write_text(yaml.safe_dump(spec, allow_unicode=True))
+    model = sorted(root.rglob("models/*.sql"))[3]
+    model.write_text(model.read_text().replace("select", "select 7 as seven,", 1))
+    warm = run_cli("compile", "-p", str(root))
+    assert warm.exit_code == 0, explain(warm)
+    warm_check = run_cli("check", "-p", str(root), "--format", "json").output
+    outputs = [root / "target" / "manifest.json", root / "target" / "dbt" / "manifest.json"]
+    warm_files = [json.loads(p.read_text()) for p in outputs]
+    monkeypatch.setenv("DPSQL_NO_FAST_PATHS", "1")
+    slow = _outputs(root, "compile")
+    assert warm_files[0] == json.loads(slow[0]) and warm_check == slow[1]
+    dbt = json.loads(outputs[1].read_text())
+    for data in (warm_files[1], dbt):
+        data["metadata"].pop("generated_at")
+    assert warm_files[1] == dbt
+    assert "7 AS seven" in outputs[1].read_text() and "Edited: ünïcode" in slow[0]

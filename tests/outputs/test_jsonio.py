@@ -1,0 +1,55 @@
+"""dpsql's large JSON files are written through orjson: the standard library reads back the same
+values, and what orjson refuses is still written (through the standard library)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from conftest import explain, run_cli, write_files
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dpsql.compile.cache import CompileCache
+from dpsql.core import jsonio
+
+_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+            | st.floats(allow_nan=False, allow_infinity=False) | st.text())
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_VALUES)
+def test_the_standard_library_reads_back_what_was_written(value: object) -> None:
+    assert json.loads(jsonio.dumps(value)) == value
+    assert jsonio.loads(json.dumps(value)) == value
+
+
+def test_what_orjson_refuses_is_written_and_read_as_before() -> None:
+    odd = {"surrogate": "a\udc80b", "big": 2**70, "keys": {1: "one"}}
+    for value in ({"surrogate": odd["surrogate"]}, {"big": odd["big"]}, {"keys": odd["keys"]}):
+        text = jsonio.dumps(value).decode("utf-8", "surrogatepass")
+        assert text == json.dumps(value, separators=(",", ":"))
+        assert jsonio.loads(text.encode("utf-8", "surrogatepass")) == json.loads(text)
+    nan = jsonio.loads(json.dumps({"nan": math.nan}))  # what json.dumps wrote before
+    assert math.isnan(nan["nan"])
+
+
+def test_text_outside_ascii_survives_the_manifest_and_the_cache(tiny: Path) -> None:
+    write_files(tiny, {"inventory/items/models/stg_items.sql": """
+        -- Bestände, 在庫 und €
+        select item_id::bigint as item_id, shop, qty::bigint as qty, price, 'Grüße 🌍' as note
+        from {{ input('raw_items') }}
+    """})
+    result = run_cli("compile", "-p", str(tiny))
+    assert result.exit_code == 0, explain(result)
+    manifest = json.loads((tiny / "target" / "manifest.json").read_text(encoding="utf-8"))
+    dbt = json.loads((tiny / "target" / "dbt" / "manifest.json").read_text(encoding="utf-8"))
+    node = dbt["nodes"]["model.items.stg_items"]
+    assert "Bestände, 在庫 und €" in node["raw_code"] and "'Grüße 🌍'" in node["compiled_code"]
+    assert "note" in [c["name"] for c in manifest["models"]["items.stg_items"]["columns"]]
+    cache = CompileCache.load(tiny)
+    entries = [e for e in cache._old["bind"].values() if "Grüße" in e["sql"]]
+    assert len(entries) == 1 and "在庫" in entries[0]["rendered"]
