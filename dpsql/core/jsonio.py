@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -31,6 +32,28 @@ def dumps(data: Any) -> bytes:
     except (orjson.JSONEncodeError, TypeError):
         text = json.dumps(data, separators=(",", ":"), default=str)
         return text.encode("utf-8", "surrogatepass")
+
+
+def dump_parts(data: Any, *, spread: int = 64) -> Iterator[bytes]:
+    """`dumps(data)` in parts, whose concatenation is the same JSON: each value of a mapping
+    with at least `spread` entries, one level down, is dumped on its own, so that a large
+    document (a manifest of 10,000 models) is never one string in memory."""
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        yield dumps(data)
+        return
+    yield b"{"
+    for i, (key, value) in enumerate(data.items()):
+        yield (b"," if i else b"") + dumps(key) + b":"
+        if (isinstance(value, dict) and len(value) >= spread
+                and all(isinstance(k, str) for k in value)):
+            yield b"{"
+            for j, (inner, item) in enumerate(value.items()):
+                yield (b"," if j else b"") + dumps(inner) + b":"
+                yield dumps(item)
+            yield b"}"
+        else:
+            yield dumps(value)
+    yield b"}"
 
 
 def loads(data: bytes | memoryview | str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -30,18 +31,42 @@ def write_json(path: Path, data: Any, *, compact: bool = False) -> None:
     """Write atomically (a reader never sees half a file), and only if the content changed.
     `compact`: no indentation, through orjson (the large manifests, 10x faster); else indented
     by the standard library (run and test results, which may hold data's NaN)."""
-    text = (jsonio.dumps(data) if compact
-            else json.dumps(data, indent=2, default=str).encode()) + b"\n"
-    try:
-        if path.read_bytes() == text:
-            return
-    except OSError:
-        pass
+    parts = (jsonio.dump_parts(data) if compact
+             else iter([json.dumps(data, indent=2, default=str).encode()]))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for part in parts:  # a part at a time: a 35 MB manifest is never one string
+                handle.write(part)
+            handle.write(b"\n")
+        if _same_file(path, Path(tmp)):
+            os.unlink(tmp)  # unchanged: the file and its time stay as they were
+            return
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+_CHUNK = 1 << 20
+
+
+def _same_file(old: Path, new: Path) -> bool:
+    """Whether two files hold the same bytes, compared a chunk at a time."""
+    try:
+        if old.stat().st_size != new.stat().st_size:
+            return False
+        with old.open("rb") as one, new.open("rb") as other:
+            while True:
+                chunk = one.read(_CHUNK)
+                if chunk != other.read(_CHUNK):
+                    return False
+                if not chunk:
+                    return True
+    except OSError:
+        return False
 
 
 def write_compiled(compiled: CompiledProject) -> list[Path]:
@@ -78,6 +103,7 @@ def write_compiled(compiled: CompiledProject) -> list[Path]:
 def manifest(compiled: CompiledProject) -> dict[str, Any]:
     project = compiled.project
     root = project.root
+    shared: dict[Any, Any] = {}  # see _lineage
     return {
         "metadata": {
             "manifest_version": MANIFEST_VERSION,
@@ -88,7 +114,7 @@ def manifest(compiled: CompiledProject) -> dict[str, Any]:
             "engine": project.config.engine,
         },
         "products": {p.name: _product(p, root) for p in project.products},
-        "models": {mid: _model(compiled.models[mid], root) for mid in compiled.order
+        "models": {mid: _model(compiled.models[mid], root, shared) for mid in compiled.order
                    if mid in compiled.models},
     }
 
@@ -165,7 +191,7 @@ def _product(product: Product, root: Path) -> dict[str, Any]:
     }
 
 
-def _model(model: CompiledModel, root: Path) -> dict[str, Any]:
+def _model(model: CompiledModel, root: Path, shared: dict[Any, Any]) -> dict[str, Any]:
     return {
         "id": model.id,
         "product": model.product,
@@ -179,17 +205,26 @@ def _model(model: CompiledModel, root: Path) -> dict[str, Any]:
         "depends_on": {"models": list(model.depends_on), "inputs": list(model.inputs)},
         "columns": [c.to_dict() for c in model.columns] if model.columns is not None else None,
         "typed_by": model.typed_by,
-        "lineage": _lineage(model),
+        "lineage": _lineage(model, shared),
     }
 
 
-def _lineage(model: CompiledModel) -> dict[str, Any] | None:
-    """Column lineage: each output column's sources (`schema.relation.column`) and edge types."""
+def _lineage(model: CompiledModel, shared: dict[Any, Any]) -> dict[str, Any] | None:
+    """Column lineage: each output column's sources (`schema.relation.column`) and edge types.
+    `shared` (one for the manifest) makes each source's name and each list of types one object,
+    however many models name them: at 10,000 models they are most of the manifest's memory."""
     lineage = model.lineage
     if lineage is None:
         return None
+
+    def one(key: Any, make: Any) -> Any:
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = make(key)
+        return found
+
     def sources(frozen: Any) -> dict[str, list[str]]:
-        return {str(col): sorted(types) for col, types in frozen.items()}
+        return {one(col, str): one(types, sorted) for col, types in frozen.items()}
     return {"columns": {name: sources(found) for name, found in lineage.fields.items()},
             "rows": sources(lineage.dataset), "incomplete": list(lineage.problems)}
 

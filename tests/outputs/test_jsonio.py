@@ -27,6 +27,14 @@ def test_the_standard_library_reads_back_what_was_written(value: object) -> None
     assert jsonio.loads(json.dumps(value)) == value
 
 
+@settings(max_examples=150, deadline=None)
+@given(_VALUES, st.integers(min_value=0, max_value=3))
+def test_a_document_written_in_parts_is_the_same_json(value: object, spread: int) -> None:
+    parts = b"".join(jsonio.dump_parts(value, spread=spread))
+    assert json.loads(parts) == value
+    assert parts == jsonio.dumps(value)  # the same bytes, where orjson writes the whole
+
+
 def test_what_orjson_refuses_is_written_and_read_as_before() -> None:
     odd = {"surrogate": "a\udc80b", "big": 2**70, "keys": {1: "one"}}
     for value in ({"surrogate": odd["surrogate"]}, {"big": odd["big"]}, {"keys": odd["keys"]}):

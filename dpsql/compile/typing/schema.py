@@ -178,8 +178,9 @@ class SchemaCatalog:
 
 def _describe(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Column, ...]:
     """The output columns of a query on `con`. A relation binds the query without planning it
-    (a quarter of DESCRIBE's cost; the same names and type spellings); when it fails, DESCRIBE
-    runs to give the error with DuckDB's `LINE 1: ... ^^^` context, which locates it."""
+    (0.56 against 0.87 ms for DESCRIBE on the benchmark's queries; the same names and type
+    spellings); when it fails, DESCRIBE runs to give the error with DuckDB's `LINE 1: ... ^^^`
+    context, which locates it."""
     try:
         relation = con.sql(sql)
         names, types = relation.columns, relation.types

@@ -1,6 +1,6 @@
 """How models are typed: what stands in for each relation a model reads, and a note saying so.
 
-Every model is typed by DuckDB: its compiled query is described (DESCRIBE, no data read) against
+Every model is typed by DuckDB: its compiled query is bound (no data read; schema.py) against
 empty stand-in tables, in DAG order. A stand-in has the columns of
 
 - a file input: DuckDB's own reading of the file's schema;
