@@ -61,10 +61,10 @@ def type_models(state: CompileState) -> None:
     state.diagnostics.extend(_untyped_table_inputs(state, unreadable))
     models = dict(state.models)
     for mid, entry in state.typed.items():
-        typed = replace(models[mid], columns=_columns(entry))
-        state.models[mid] = replace(typed, typed_by=standins.note(project, typed, models,
-                                                                     state.interfaces))
-        standins.log_typed(state.models[mid])
+        model = models[mid]  # the note reads what the model reads, not its columns
+        state.models[mid] = replace(model, columns=_columns(entry), typed_by=standins.note(
+            project, model, models, state.interfaces))
+        standins.log_typed(state.models[mid], fresh=mid in state.fresh)
 
 
 def _needed(state: CompileState, mid: str) -> list[Relation]:

@@ -88,6 +88,10 @@ def note(project: Project, model: CompiledModel, models: Mapping[str, CompiledMo
     return f"DuckDB DESCRIBE against stand-ins of {reads}"
 
 
-def log_typed(model: CompiledModel) -> None:
-    if log.isEnabledFor(logging.INFO):
-        log.info("typed %s: %d columns by %s", model.id, len(model.columns or ()), model.typed_by)
+def log_typed(model: CompiledModel, *, fresh: bool = True) -> None:
+    """A model typed now is logged (`-v`, target/dpsql.log); one typed as before, from the
+    cache, only at debug level: 10,000 such lines cost a compile after one edit 0.3 s."""
+    level = logging.INFO if fresh else logging.DEBUG
+    if log.isEnabledFor(level):
+        log.log(level, "typed %s: %d columns by %s%s", model.id, len(model.columns or ()),
+                model.typed_by, "" if fresh else " (from the cache)")
