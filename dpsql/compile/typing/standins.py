@@ -85,7 +85,7 @@ def note(project: Project, model: CompiledModel, models: Mapping[str, CompiledMo
             origins[str(upstream.relation)] = ("port contract" if upstream.relation in contracts
                                                else "model")
     reads = ", ".join(f"{rel} ({origin})" for rel, origin in origins.items()) or "nothing"
-    return f"DuckDB DESCRIBE against stand-ins of {reads}"
+    return f"DuckDB's binder against stand-ins of {reads}"
 
 
 def log_typed(model: CompiledModel, *, fresh: bool = True) -> None:
