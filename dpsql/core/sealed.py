@@ -8,7 +8,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -60,35 +59,32 @@ def read_sealed(path: Path, kind: str, file_format: int) -> Any | None:
 
 def write_sealed(path: Path, kind: str, file_format: int, document: Any) -> bool:
     """Write a sealed file atomically; False (logged) if it cannot be written. The body is
-    written in parts (jsonio.dump_parts) to a file of its own while its digest is taken, then
-    copied after the header: a 35 MB cache is never one string in memory."""
-    tmp: list[str] = []
+    written in parts (jsonio.dump_parts) while its digest is taken, after a header of the same
+    length that is filled in last: a 35 MB cache is never one string in memory."""
+    def header(digest: str) -> bytes:
+        return jsonio.dumps({"kind": kind, "format": file_format, "dpsql": __version__,
+                             "digest": digest}) + b"\n"
+
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
         digest = hashlib.blake2b(digest_size=16)
-        fd, body = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".body")
-        tmp.append(body)
         with os.fdopen(fd, "wb") as handle:
+            handle.write(header("0" * digest.digest_size * 2))  # a hex digest's length
             for part in jsonio.dump_parts(document):
                 digest.update(part)
                 handle.write(part)
-        header = jsonio.dumps({"kind": kind, "format": file_format, "dpsql": __version__,
-                               "digest": digest.hexdigest()})
-        fd, whole = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        tmp.append(whole)
-        with os.fdopen(fd, "wb") as handle, open(body, "rb") as source:
-            handle.write(header + b"\n")
-            shutil.copyfileobj(source, handle, 1 << 20)
-        os.replace(whole, path)
-        tmp.remove(whole)
+            handle.seek(0)
+            handle.write(header(digest.hexdigest()))
+        os.replace(tmp, path)
         return True
     except OSError as exc:
         log.info("could not write %s: %s", path, exc)
-        return False
-    finally:
-        for leftover in tmp:
+        if tmp is not None:
             with contextlib.suppress(OSError):
-                os.unlink(leftover)
+                os.unlink(tmp)
+        return False
 
 
 def _body_digest(body: bytes | memoryview) -> str:
