@@ -66,7 +66,7 @@ def summary(compiled: CompiledProject) -> str:
             f"products into {compiled.project.config.outputs}")
 
 
-def _write_outputs(compiled: CompiledProject) -> list[Path]:
+def _write_outputs(compiled: CompiledProject) -> list[Path | str]:
     """target/manifest.json and target/compiled/; DP009 if they cannot be written."""
     from dpsql.compile.stamp import output_error
     from dpsql.core.errors import DpsqlError

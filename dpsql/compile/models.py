@@ -41,7 +41,7 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
             key = digest(product_key, str(source.path), source.text)
             entry = cache.get("bind", key)
             if entry is not None and all(env.get(k) == v for k, v in entry["env"].items()):
-                models[source.id] = from_entry(product, source, entry)
+                models[source.id] = from_entry(product, source, entry, key)
                 env_read.update(entry["env"])
             else:
                 misses.append((product, source, key))
@@ -56,7 +56,7 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
             diagnostics.extend(found)
             if entry is not None:
                 env_read.update(entry["env"])
-                models[source.id] = from_entry(product, source, entry)
+                models[source.id] = from_entry(product, source, entry, key)
                 if not any(d.is_error for d in found):
                     cache.put("bind", key, entry)
         return models
@@ -67,7 +67,7 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
         env_read.update(renderer.env_read.get(source.path, {}))
         if bound is not None:
             model, tree = bound
-            models[model.id] = model
+            models[model.id] = replace(model, key=key)
             keep(model.id, tree)
             if not any(d.is_error for d in found):
                 cache.put("bind", key, to_entry(model, renderer.env_read.get(source.path, {})))
@@ -153,7 +153,9 @@ def to_entry(model: CompiledModel, env_read: dict[str, str | None]) -> dict[str,
             "cfg_lines": [list(item) for item in model.config_lines]}
 
 
-def from_entry(product: Product, source: ModelSource, entry: dict[str, Any]) -> CompiledModel:
+def from_entry(product: Product, source: ModelSource, entry: dict[str, Any],
+               key: str | None = None) -> CompiledModel:
+    """The model a bind entry describes; `key`: the entry's cache key."""
     materialized, tags, unique_key, description = entry["cfg"]
     port = product.port_of_model.get(source.name)
     return CompiledModel(
@@ -167,5 +169,6 @@ def from_entry(product: Product, source: ModelSource, entry: dict[str, Any]) -> 
         line_map=tuple(entry["lines"]),
         port=port.name if port else None,
         incremental_sql=entry["inc"],
-        config_lines=tuple((key, line) for key, line in entry["cfg_lines"]),
+        config_lines=tuple((name, line) for name, line in entry["cfg_lines"]),
+        key=key,
     )

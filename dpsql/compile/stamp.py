@@ -139,7 +139,7 @@ class Snapshot:
         if any(i.kind == "table" for i in specs):
             self.warehouse = _entries([str(project.config.warehouse)], self.taken_ns)
 
-    def record(self, *, env: Mapping[str, str | None], outputs: Iterable[Path],
+    def record(self, *, env: Mapping[str, str | None], outputs: Iterable[Path | str],
                warnings: list[Diagnostic], summary: str, file: Path = FILE) -> None:
         """Write the stamp after a successful compile (a failure to write only costs speed);
         `file`: another stamp than the compile's (`dpsql check` keeps its own)."""

@@ -80,6 +80,7 @@ class CompileState:
     # the typing pass's results (a model's columns and, once traced, its lineage), as cached
     typed: dict[str, dict[str, Any]] = field(default_factory=dict)
     fresh: dict[str, str] = field(default_factory=dict)  # typed now: model id -> cache key
+    type_keys: dict[str, str] = field(default_factory=dict)  # every typed model's cache key
     schemas: dict[Relation, tuple[Column, ...]] = field(default_factory=dict)  # for lineage
     interfaces: dict[Relation, tuple[Column, ...]] = field(default_factory=dict)
     mapping: MappingSchema | None = None  # what the models typed now read, for tracing them

@@ -34,26 +34,40 @@ def dumps(data: Any) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
-def dump_parts(data: Any, *, spread: int = 64) -> Iterator[bytes]:
+def dump_parts(data: Any, *, spread: int = 64,
+               places: dict[str, dict[str, tuple[int, int]]] | None = None) -> Iterator[bytes]:
     """`dumps(data)` in parts, whose concatenation is the same JSON: each value of a mapping
     with at least `spread` entries, one level down, is dumped on its own, so that a large
-    document (a manifest of 10,000 models) is never one string in memory."""
+    document (a manifest of 10,000 models) is never one string in memory. `places`, if given,
+    receives where each of those values sits in the concatenation: outer key -> inner key ->
+    (offset, length); every mapping one level down is then spread, however small."""
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         yield dumps(data)
         return
-    yield b"{"
+    offset = 0
+
+    def part(chunk: bytes) -> bytes:
+        nonlocal offset
+        offset += len(chunk)
+        return chunk
+
+    yield part(b"{")
     for i, (key, value) in enumerate(data.items()):
-        yield (b"," if i else b"") + dumps(key) + b":"
-        if (isinstance(value, dict) and len(value) >= spread
+        yield part((b"," if i else b"") + dumps(key) + b":")
+        if (isinstance(value, dict) and (len(value) >= spread or places is not None)
                 and all(isinstance(k, str) for k in value)):
-            yield b"{"
+            where = places.setdefault(key, {}) if places is not None else None
+            yield part(b"{")
             for j, (inner, item) in enumerate(value.items()):
-                yield (b"," if j else b"") + dumps(inner) + b":"
-                yield dumps(item)
-            yield b"}"
+                yield part((b"," if j else b"") + dumps(inner) + b":")
+                dumped = dumps(item)
+                if where is not None:
+                    where[inner] = (offset, len(dumped))
+                yield part(dumped)
+            yield part(b"}")
         else:
-            yield dumps(value)
-    yield b"}"
+            yield part(dumps(value))
+    yield part(b"}")
 
 
 def loads(data: bytes | memoryview | str) -> Any:

@@ -150,6 +150,9 @@ class CompiledModel:
     incremental_sql: str | None = None
     # config() key -> template line of the call that set it (for the source map)
     config_lines: tuple[tuple[str, int], ...] = ()
+    # a digest of everything the model's entries in the manifests are made from: its binding's
+    # and its typing's cache keys (None until both are known); equal keys, equal entries
+    key: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> ModelId:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -14,6 +15,8 @@ from dpsql.core import __version__, jsonio
 from dpsql.core.errors import Diagnostic
 from dpsql.core.project import CompiledModel, CompiledProject, Product, model_id
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec
+from dpsql.outputs.fragments import Fragments, read_index, save_index
+from dpsql.outputs.fragments import entry as reuse
 
 if TYPE_CHECKING:  # the engine is not imported by commands that only compile
     from dpsql.build.engine import RunResult
@@ -27,11 +30,13 @@ def target_dir(compiled: CompiledProject) -> Path:
     return compiled.project.config.outputs
 
 
-def write_json(path: Path, data: Any, *, compact: bool = False) -> None:
+def write_json(path: Path, data: Any, *, compact: bool = False,
+               places: dict[str, dict[str, tuple[int, int]]] | None = None) -> None:
     """Write atomically (a reader never sees half a file), and only if the content changed.
-    `compact`: no indentation, through orjson (the large manifests, 10x faster); else indented
+    `compact`: no indentation, through orjson (the large manifests, 10x faster), and `places`
+    receives where the values of its large mappings sit (jsonio.dump_parts); else indented
     by the standard library (run and test results, which may hold data's NaN)."""
-    parts = (jsonio.dump_parts(data) if compact
+    parts = (jsonio.dump_parts(data, places=places) if compact
              else iter([json.dumps(data, indent=2, default=str).encode()]))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -69,41 +74,82 @@ def _same_file(old: Path, new: Path) -> bool:
         return False
 
 
-def write_compiled(compiled: CompiledProject) -> list[Path]:
+def write_compiled(compiled: CompiledProject) -> list[str]:
     """target/compiled/<product>/<model>.sql for every compiled model (and, for incremental
-    models, <model>.incremental.sql); returns the files. Unchanged files are not rewritten."""
-    out = target_dir(compiled) / "compiled"
-    written: list[Path] = []
-    folders: set[Path] = set()
+    models, <model>.incremental.sql); returns the files. Unchanged files are not rewritten: a
+    file is not even read when the index of the last write (target/cache/compiled.index) says
+    it holds this text (the same digest) and is as that write left it (size, time)."""
+    out = str(target_dir(compiled) / "compiled")
+    index = target_dir(compiled) / "cache" / "compiled.index"
+    known = _written_index(index)
+    now: dict[str, list[Any]] = {}
+    folders: set[str] = set()
     for model in compiled.models.values():
-        path = out / model.product / f"{model.name}.sql"
-        if path.parent not in folders:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            folders.add(path.parent)
-        sql, variant = model.sql, model.incremental_sql
-        translated = compiled.engine_sql  # another engine: what runs there, in its dialect
-        if translated is not None:
-            sql, variant = (translated.models.get(model.id, sql),
-                            translated.incremental.get(model.id, variant))
-        files = [(path, sql)]
-        if variant is not None:  # what runs when the table already exists
-            files.append((path.with_suffix(".incremental.sql"), variant))
-        for file, sql in files:
-            text = sql.rstrip() + "\n"
-            try:
-                same = file.read_text(encoding="utf-8") == text
-            except OSError:
-                same = False
-            if not same:
-                file.write_text(text, encoding="utf-8")
-            written.append(file)
-    return written
+        folder = os.path.join(out, model.product)
+        if folder not in folders:
+            os.makedirs(folder, exist_ok=True)
+            folders.add(folder)
+        for name, text in _compiled_files(compiled, model, os.path.join(folder, model.name)):
+            data = text.encode("utf-8")
+            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+            stat = _as_written(name, known.get(name), digest)
+            if stat is None:
+                try:
+                    with open(name, "rb") as handle:
+                        same = handle.read() == data
+                except OSError:
+                    same = False
+                if not same:
+                    with open(name, "wb") as handle:
+                        handle.write(data)
+                stat = os.stat(name)
+            now[name] = [digest, stat.st_size, stat.st_mtime_ns]
+    save_index(index, {"files": now})
+    return list(now)
 
 
-def manifest(compiled: CompiledProject) -> dict[str, Any]:
+def _compiled_files(compiled: CompiledProject, model: CompiledModel, stem: str
+                    ) -> list[tuple[str, str]]:
+    sql, variant = model.sql, model.incremental_sql
+    translated = compiled.engine_sql  # another engine: what runs there, in its dialect
+    if translated is not None:
+        sql, variant = (translated.models.get(model.id, sql),
+                        translated.incremental.get(model.id, variant))
+    files = [(stem + ".sql", sql.rstrip() + "\n")]
+    if variant is not None:  # what runs when the table already exists
+        files.append((stem + ".incremental.sql", variant.rstrip() + "\n"))
+    return files
+
+
+def _written_index(index: Path) -> dict[str, list[Any]]:
+    found = read_index(index)
+    files = found.get("files") if found is not None else None
+    return files if isinstance(files, dict) else {}
+
+
+def _as_written(name: str, known: Any, digest: str) -> os.stat_result | None:
+    """The file's state if it holds the text with `digest`, as the index of the last write
+    says (and its size and time are as that write left them); else None."""
+    if not isinstance(known, list) or len(known) != 3 or known[0] != digest:
+        return None
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return None
+    return stat if [stat.st_size, stat.st_mtime_ns] == known[1:] else None
+
+
+def manifest(compiled: CompiledProject, fragments: Fragments | None = None) -> dict[str, Any]:
+    """The manifest; with `fragments`, a model's entry may be the bytes written last time."""
     project = compiled.project
     root = project.root
     shared: dict[Any, Any] = {}  # see _lineage
+
+    def model(mid: str) -> Any:
+        found = compiled.models[mid]
+        if fragments is None:
+            return _model(found, root, shared)
+        return reuse(fragments, mid, found.key, lambda: _model(found, root, shared))
     return {
         "metadata": {
             "manifest_version": MANIFEST_VERSION,
@@ -114,15 +160,26 @@ def manifest(compiled: CompiledProject) -> dict[str, Any]:
             "engine": project.config.engine,
         },
         "products": {p.name: _product(p, root) for p in project.products},
-        "models": {mid: _model(compiled.models[mid], root, shared) for mid in compiled.order
-                   if mid in compiled.models},
+        "models": {mid: model(mid) for mid in compiled.order if mid in compiled.models},
     }
 
 
 def write_manifest(compiled: CompiledProject) -> Path:
     path = target_dir(compiled) / "manifest.json"
-    write_json(path, manifest(compiled), compact=True)
+    fragments = open_fragments(compiled, path)
+    places: dict[str, dict[str, tuple[int, int]]] = {}
+    write_json(path, manifest(compiled, fragments), compact=True, places=places)
+    fragments.save(places.get("models", {}))
     return path
+
+
+def open_fragments(compiled: CompiledProject, path: Path) -> Fragments:
+    """The entries `path` held when last written (see dpsql/outputs/fragments.py)."""
+    config = compiled.project.config
+    name = _rel(path, target_dir(compiled)).replace(os.sep, "-")  # dbt/x.json: dbt-x.json
+    salt = "\0".join(map(str, (compiled.project.root, config.warehouse, config.engine,
+                               config.target.name if config.target else None)))
+    return Fragments(path, target_dir(compiled) / "cache" / f"{name}.index", salt)
 
 
 def _rel(path: Path, root: Path) -> str:

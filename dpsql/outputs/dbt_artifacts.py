@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 from dpsql.core import __version__
 from dpsql.core.project import CompiledModel, CompiledProject, DataTest, Product
 from dpsql.core.specs import ColumnSpec, InputSpec
-from dpsql.outputs.artifacts import target_dir, write_json
+from dpsql.outputs.artifacts import open_fragments, target_dir, write_json
+from dpsql.outputs.fragments import Fragments
+from dpsql.outputs.fragments import entry as reuse
 
 if TYPE_CHECKING:
     from dpsql.build.results import CheckResult, ModelResult, RunResult, TestRun
@@ -103,12 +105,17 @@ def _model_columns(compiled: CompiledProject, model: CompiledModel) -> dict[str,
     return {name: _column(specs.get(name), name, type_) for name, type_ in names}
 
 
+def _model_parents(compiled: CompiledProject, model: CompiledModel) -> list[str]:
+    product = compiled.project.by_name[model.product]
+    parents = [model_uid(d) for d in model.depends_on]
+    return parents + [source_uid(model.product, i) for i in model.inputs
+                      if (spec := product.spec.input(i)) is not None and spec.kind != "product"]
+
+
 def _model_node(compiled: CompiledProject, model: CompiledModel) -> dict[str, Any]:
     root = compiled.project.root
     product = compiled.project.by_name[model.product]
-    parents = [model_uid(d) for d in model.depends_on]
-    parents += [source_uid(model.product, i) for i in model.inputs
-                if (spec := product.spec.input(i)) is not None and spec.kind != "product"]
+    parents = _model_parents(compiled, model)
     tags = sorted({*model.config.tags, *product.spec.tags})
     port = product.spec.output(model.port) if model.port else None
     return {
@@ -138,14 +145,16 @@ def _test_node(compiled: CompiledProject, test: DataTest) -> dict[str, Any]:
     root = compiled.project.root
     product = compiled.project.by_name[test.product]
     generic = test.kind != "singular"
+    uid = test_uid(test)
+    name = uid.split(".")[2]
     node: dict[str, Any] = {
         "database": _database(compiled), "schema": f"{test.product}_dbt_test__audit",
-        "name": test_uid(test).split(".")[2], "resource_type": "test",
+        "name": name, "resource_type": "test",
         "package_name": test.product,
         "path": _rel(test.location.path, product.spec.path),
         "original_file_path": _rel(test.location.path, root),
-        "unique_id": test_uid(test), "fqn": [test.product, test_uid(test).split(".")[2]],
-        "alias": test_uid(test).split(".")[2], "checksum": _checksum(test.sql),
+        "unique_id": uid, "fqn": [test.product, name],
+        "alias": name, "checksum": _checksum(test.sql),
         "config": {"enabled": True, "materialized": "test", "severity": test.severity.upper(),
                    "where": test.where, "tags": []},
         "tags": [], "description": "", "columns": {}, "meta": {}, "raw_code": test.sql,
@@ -194,17 +203,25 @@ def _source_node(compiled: CompiledProject, product: Product, spec: InputSpec
     }
 
 
-def dbt_manifest(compiled: CompiledProject) -> dict[str, Any]:
-    """The workspace as a dbt manifest (schema v12)."""
-    nodes: dict[str, dict[str, Any]] = {}
+def dbt_manifest(compiled: CompiledProject, fragments: Fragments | None = None
+                 ) -> dict[str, Any]:
+    """The workspace as a dbt manifest (schema v12); with `fragments`, a model's node may be
+    the bytes written last time."""
+    nodes: dict[str, Any] = {}
+    parent_map: dict[str, list[str]] = {}
     for mid in compiled.order:
-        if mid in compiled.models:
-            nodes[model_uid(mid)] = _model_node(compiled, compiled.models[mid])
+        model = compiled.models.get(mid)
+        if model is not None:
+            uid = model_uid(mid)
+            nodes[uid] = (_model_node(compiled, model) if fragments is None else reuse(
+                fragments, uid, model.key, lambda m=model: _model_node(compiled, m)))
+            parent_map[uid] = _model_parents(compiled, model)
     for test in compiled.tests:
-        nodes[test_uid(test)] = _test_node(compiled, test)
+        node = _test_node(compiled, test)
+        nodes[node["unique_id"]] = node
+        parent_map[node["unique_id"]] = list(node["depends_on"]["nodes"])
     sources = {source_uid(p.name, i.name): _source_node(compiled, p, i)
                for p in compiled.project.products for i in p.spec.inputs if i.kind != "product"}
-    parent_map = {uid: list(node["depends_on"]["nodes"]) for uid, node in nodes.items()}
     parent_map.update({uid: [] for uid in sources})
     child_map: dict[str, list[str]] = {uid: [] for uid in parent_map}
     for uid, parents in parent_map.items():
@@ -224,7 +241,10 @@ def dbt_manifest(compiled: CompiledProject) -> dict[str, Any]:
 
 def write_dbt_manifest(compiled: CompiledProject) -> Path:
     path = dbt_dir(compiled) / "manifest.json"
-    write_json(path, dbt_manifest(compiled), compact=True)
+    fragments = open_fragments(compiled, path)
+    places: dict[str, dict[str, tuple[int, int]]] = {}
+    write_json(path, dbt_manifest(compiled, fragments), compact=True, places=places)
+    fragments.save(places.get("nodes", {}))
     return path
 
 

@@ -71,6 +71,18 @@ def test_ephemeral_models_are_inlined_and_have_no_relation(tmp_path: Path) -> No
     assert [c.alias for c in cleaned.args["with_"].expressions] == ["typed"]
 
 
+def test_a_model_reading_ephemeral_models_is_typed_again_alone(tmp_path: Path) -> None:
+    """Edited alone, the consumer is typed against what its ephemeral models read (they are
+    inlined in its SQL), not only against what it names: the others come from the cache."""
+    root = write_files(tmp_path / "ws", FILES)
+    build(root)
+    path = root / "sales/models/as_view.sql"
+    path.write_text("select store, dollars * 2 as doubled from {{ ref('in_dollars') }}\n")
+    build(root)
+    assert query(root, "select sum(doubled) from sales_internal.as_view") == [
+        (Decimal("132.98"),)]  # (12.50 + 8.99 + 45.00) * 2
+
+
 def test_singular_tests_read_ephemeral_models(tmp_path: Path) -> None:
     root = write_files(tmp_path / "ws", FILES)
     build(root)

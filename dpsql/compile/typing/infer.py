@@ -60,20 +60,30 @@ def type_models(state: CompileState) -> None:
                               functools.partial(_needed, state))
     state.diagnostics.extend(_untyped_table_inputs(state, unreadable))
     models = dict(state.models)
+    for mid, model in models.items():  # an untyped model's entries are built every time
+        if mid not in state.typed and model.key is not None:
+            state.models[mid] = replace(model, key=None)
     for mid, entry in state.typed.items():
         model = models[mid]  # the note reads what the model reads, not its columns
         state.models[mid] = replace(model, columns=_columns(entry), typed_by=standins.note(
-            project, model, models, state.interfaces))
+            project, model, models, state.interfaces), key=model.key and digest(
+                model.key, state.type_keys[mid]))
         standins.log_typed(state.models[mid], fresh=mid in state.fresh)
 
 
 def _needed(state: CompileState, mid: str) -> list[Relation]:
-    """The relations a model reads: its inputs, and the models it depends on."""
+    """The relations a model reads: its inputs, and the models it depends on; an ephemeral
+    model it reads is inlined in its SQL, so what that one reads is read too."""
     model = state.models[mid]
     product = state.project.by_name[model.product]
     needed = [product.relation_of_input(product.spec.input(i))  # type: ignore[arg-type]
               for i in model.inputs]
-    return needed + [standins.relation_of_model(state.project, d) for d in model.depends_on]
+    needed += [standins.relation_of_model(state.project, d) for d in model.depends_on]
+    for dep in model.depends_on:
+        upstream = state.models.get(dep)
+        if upstream is not None and upstream.config.materialized == "ephemeral":
+            needed += [rel for rel in _needed(state, dep) if rel not in needed]
+    return needed
 
 
 def _type_group(state: CompileState, group: list[str],
@@ -113,6 +123,7 @@ def _type_model(state: CompileState, model: CompiledModel, catalog: _LazyCatalog
             "`dpsql ls --columns`"))
         return
     state.typed[model.id] = entry
+    state.type_keys[model.id] = key
     if model.relation not in state.interfaces:
         catalog.known[model.relation] = _columns(entry)
     if model.incremental_sql is not None:

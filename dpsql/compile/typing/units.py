@@ -102,8 +102,9 @@ def type_in_workers(state: CompileState, groups: list[list[str]],
     results = fork_map(_type_group, (state, known, type_group), groups, min_items=2,
                        fresh=True)
     found: dict[str, tuple[dict[str, Any], str | None]] = {}
-    for typed, fresh, diagnostics, log in results:
+    for typed, fresh, keys, diagnostics, log in results:
         state.diagnostics.extend(diagnostics)
+        state.type_keys.update(keys)
         for op, key, value in log:
             if op == "get":
                 state.cache.get("type", key)
@@ -134,10 +135,11 @@ def type_in_workers(state: CompileState, groups: list[list[str]],
 
 def _type_group(shared: tuple[CompileState, dict[Relation, tuple[Column, ...]],
                               Callable[[CompileState, list[str], dict[Relation, Any]], None]],
-                group: list[str]) -> tuple[dict[str, Any], dict[str, str], list[Any],
-                                           list[tuple[str, str, Any]]]:
+                group: list[str]) -> tuple[dict[str, Any], dict[str, str], dict[str, str],
+                                           list[Any], list[tuple[str, str, Any]]]:
     state, known, type_group = shared
     recorder = _Recorder(state.cache)
-    mine = replace(state, cache=recorder, diagnostics=[], typed={}, fresh={})  # type: ignore[arg-type]
+    mine = replace(state, cache=recorder, diagnostics=[], typed={}, fresh={},  # type: ignore[arg-type]
+                   type_keys={})
     type_group(mine, group, known)
-    return mine.typed, mine.fresh, mine.diagnostics, recorder.log
+    return mine.typed, mine.fresh, mine.type_keys, mine.diagnostics, recorder.log

@@ -1,0 +1,135 @@
+"""Each model's entry in a large JSON output, taken from the file as it was last written when
+nothing it is made from changed.
+
+A model's entries in manifest.json and target/dbt/manifest.json are pure functions of what its
+compile results depend on, which `CompiledModel.key` digests (its binding's and its typing's
+cache keys). When a manifest is written, an index beside the cache records, for each model,
+that key and where its entry's bytes sit in the file; the next write copies those bytes for
+every model whose key is the same, instead of building and serialising the entry again
+(at 10,000 models, a compile after one edit builds one entry instead of 10,000).
+
+The index is used only when the file is still the one it describes (the same size and
+modification time, to the nanosecond), was written by this version of dpsql, for this
+workspace, warehouse and target (`salt`); anything else, or any doubt, and every entry is
+built again. `DPSQL_NO_FAST_PATHS=1` turns the index off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mmap
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from dpsql.core import __version__, jsonio
+from dpsql.core.runtime import fast_paths_enabled
+
+log = logging.getLogger("dpsql")
+
+FORMAT = 1
+
+
+class Fragments:
+    """What an output file held for each model, by key; `keys` collects what this write holds."""
+
+    def __init__(self, path: Path, index: Path, salt: str):
+        self.path = path
+        self.index = index
+        self.salt = salt
+        self._old: dict[str, tuple[str, int, int]] = {}
+        self._view: mmap.mmap | None = None
+        self.keys: dict[str, str] = {}  # the key of each entry written now, where one is known
+        self.reused = 0
+        self._open()
+
+    def _open(self) -> None:
+        raw = read_index(self.index)
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return
+        if (raw is None or raw.get("salt") != self.salt
+                or raw.get("file") != [stat.st_size, stat.st_mtime_ns]
+                or not isinstance(raw.get("entries"), dict)):
+            return
+        try:
+            with self.path.open("rb") as handle:  # the map outlives the file's replacement
+                self._view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return
+        self._old = {mid: (key, start, length) for mid, (key, start, length)
+                     in raw["entries"].items()}
+
+    def get(self, model_id: str, key: str | None) -> orjson.Fragment | None:
+        """The entry written last time for this model, if it was made from the same key; the
+        key is noted either way (the entry's place is recorded once it is written)."""
+        if key is None:
+            return None
+        self.keys[model_id] = key
+        found = self._old.get(model_id)
+        if found is None or found[0] != key:
+            return None
+        _, start, length = found
+        assert self._view is not None
+        part = self._view[start:start + length]
+        if len(part) != length or part[:1] != b"{" or part[-1:] != b"}":
+            return None  # not what the index says: the entry is built again
+        self.reused += 1
+        return orjson.Fragment(part)
+
+    def save(self, places: Mapping[str, tuple[int, int]]) -> None:
+        """Record where each keyed entry now sits in the file just written (`places`: model id
+        -> offset, length). A failure costs only the next write's speed."""
+        if self._view is not None:
+            self._view.close()
+            self._view = None
+        entries = {mid: [key, *places[mid]] for mid, key in self.keys.items() if mid in places}
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return
+        save_index(self.index, {"salt": self.salt, "file": [stat.st_size, stat.st_mtime_ns],
+                                "entries": entries})
+        log.debug("%s: %d model entries reused, %d built", self.path.name, self.reused,
+                  len(places) - self.reused)
+
+
+def read_index(path: Path) -> dict[str, Any] | None:
+    """An index written by save_index() with this version of dpsql; None if there is none, it
+    is damaged or older, or fast paths are off."""
+    if not fast_paths_enabled():
+        return None
+    try:
+        found = jsonio.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(found, dict) or found.get("format") != [FORMAT, __version__]:
+        return None
+    return found
+
+
+def save_index(path: Path, data: dict[str, Any]) -> None:
+    """Write an index atomically; one that cannot be written is removed (an index only saves
+    time: without it, the next write builds everything)."""
+    if not fast_paths_enabled():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(jsonio.dumps({"format": [FORMAT, __version__], **data}))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("index %s not written: %s", path, exc)
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def entry(fragments: Fragments, model_id: str, key: str | None, build: Any) -> Any:
+    """The model's entry: reused from the last file when its key is the same, else built."""
+    found = fragments.get(model_id, key)
+    return found if found is not None else build()

@@ -1,0 +1,149 @@
+"""A compile after an edit reuses the manifest entries of the models the edit did not touch
+(dpsql/outputs/fragments.py) and skips compiled files that are as it wrote them; whatever the
+edit, the outputs are byte for byte those of a cold compile without any fast path."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import explain, run_cli, write_files
+
+import dpsql.outputs.artifacts
+import dpsql.outputs.dbt_artifacts
+
+
+def _compile(root: Path, *args: str) -> dict[str, Any]:
+    """The outputs: dpsql's manifest and the compiled SQL as bytes, the dbt manifest without
+    what differs on every run (the time and invocation id)."""
+    result = run_cli("compile", "-p", str(root), *args)
+    assert result.exit_code == 0, explain(result)
+    target = root / "target"
+    found: dict[str, Any] = {"manifest.json": (target / "manifest.json").read_bytes()}
+    dbt = json.loads((target / "dbt/manifest.json").read_bytes())
+    for varying in ("generated_at", "invocation_id"):
+        assert dbt["metadata"].pop(varying)
+    found["dbt/manifest.json"] = dbt
+    found.update({str(p.relative_to(target)): p.read_bytes()
+                  for p in sorted((target / "compiled").rglob("*.sql"))})
+    return found
+
+
+def _cold(root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> dict[str, Any]:
+    """The outputs of a compile with no cache, no index and no fast path; the warm target
+    folder is put back afterwards."""
+    kept = root.parent / "kept-target"
+    shutil.move(root / "target", kept)
+    with monkeypatch.context() as patch:
+        patch.setenv("DPSQL_NO_FAST_PATHS", "1")
+        found = _compile(root, *args)
+    shutil.rmtree(root / "target")
+    shutil.move(kept, root / "target")
+    return found
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The models whose manifest entries are built (not reused), in each manifest."""
+    calls: list[str] = []
+
+    def spy(module: Any, name: str, pick: Callable[..., str]) -> None:
+        real = getattr(module, name)
+
+        def wrapper(*args: Any) -> Any:
+            calls.append(pick(*args))
+            return real(*args)
+        monkeypatch.setattr(module, name, wrapper)
+    spy(dpsql.outputs.artifacts, "_model", lambda model, *_: model.id)
+    spy(dpsql.outputs.dbt_artifacts, "_model_node", lambda _, model: model.id)
+    return calls
+
+
+@pytest.fixture
+def mesh(tiny: Path) -> Path:
+    """The tiny workspace with an ephemeral model read by another, and a third model."""
+    return write_files(tiny, {
+        "inventory/items/models/eph_shops.sql":
+            "{{ config(materialized='ephemeral') }}\nselect distinct shop from "
+            "{{ ref('stg_items') }}\n",
+        "inventory/items/models/shop_list.sql":
+            "select shop, upper(shop) as code from {{ ref('eph_shops') }}\n",
+        "inventory/items/models/counts.sql":
+            "select count(*) as n from {{ ref('stg_items') }}\n",
+    })
+
+
+EDITS: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
+    ("nothing", lambda root: None, ()),
+    ("a model's SQL", lambda root: _sub(
+        root / "inventory/items/models/shop_list.sql", "upper(shop)", "lower(shop)"), ()),
+    ("an ephemeral model read by another", lambda root: _sub(
+        root / "inventory/items/models/eph_shops.sql", "distinct shop", "distinct shop || '' as shop"),
+     ()),
+    ("an upstream model's column type", lambda root: _sub(
+        root / "inventory/items/models/stg_items.sql", ", price\n", ", price::double as price\n"), ()),
+    ("a port's description in product.yml", lambda root: _sub(
+        root / "inventory/items/product.yml", "    model: fct_items",
+        "    model: fct_items\n    description: Items on hand"), ()),
+    ("product tags", lambda root: _sub(
+        root / "reports/shops/product.yml", "version: 1.0.0", "version: 1.0.0\ntags: [daily]"),
+     ()),
+    ("a var on the command line", lambda root: None, ("--vars", "{min_qty: 1}")),
+    ("the warehouse", lambda root: _sub(root / "dpsql.yml", "wh.duckdb", "other.duckdb"), ()),
+]
+
+
+def _sub(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_each_edit_gives_the_outputs_of_a_cold_compile(mesh: Path, built: list[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _compile(mesh)
+    for what, edit, args in EDITS:
+        edit(mesh)
+        built.clear()
+        warm = _compile(mesh, *args)
+        fresh = list(built)
+        assert warm == _cold(mesh, monkeypatch, *args), what
+        if what == "a model's SQL":  # the others' entries in both manifests are reused
+            assert fresh == ["items.shop_list"] * 2, fresh
+
+
+def test_an_output_changed_by_hand_is_written_whole_again(mesh: Path, built: list[str],
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    _compile(mesh)
+    target = mesh / "target"
+    manifest = target / "manifest.json"
+    stat = manifest.stat()
+    text = manifest.read_bytes()
+    # the same size, another content: the index no longer describes the file
+    manifest.write_bytes(text.replace(b'"items.counts"', b'"items.COUNTS"'))
+    os.utime(manifest, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    (target / "dbt/manifest.json").write_bytes(b"{}")
+    compiled = target / "compiled/items/fct_items.sql"
+    compiled.write_text("select 'edited by hand'\n")
+    (target / "compiled/items/counts.sql").unlink()
+    built.clear()
+    warm = _compile(mesh)
+    assert len(built) == 12  # nothing was taken from a file the index no longer describes
+    assert warm == _cold(mesh, monkeypatch)
+
+
+def test_a_damaged_index_costs_only_time(mesh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _compile(mesh)
+    cache = mesh / "target/cache"
+    indexes = sorted(cache.glob("*.index"))
+    assert [p.name for p in indexes] == ["compiled.index", "dbt-manifest.json.index",
+                                         "manifest.json.index"]
+    for path in indexes:
+        path.write_bytes(path.read_bytes()[:40])
+    assert _compile(mesh) == _cold(mesh, monkeypatch)
