@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -34,13 +34,24 @@ def dumps(data: Any) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
+class Spliced:
+    """A value whose JSON text is only read when dump_parts() reaches it, and written as it
+    is (a model's entry copied from the last manifest: only one is in memory at a time)."""
+
+    __slots__ = ("read",)
+
+    def __init__(self, read: Callable[[], bytes]):
+        self.read = read
+
+
 def dump_parts(data: Any, *, spread: int = 64,
                places: dict[str, dict[str, tuple[int, int]]] | None = None) -> Iterator[bytes]:
     """`dumps(data)` in parts, whose concatenation is the same JSON: each value of a mapping
     with at least `spread` entries, one level down, is dumped on its own, so that a large
     document (a manifest of 10,000 models) is never one string in memory. `places`, if given,
     receives where each of those values sits in the concatenation: outer key -> inner key ->
-    (offset, length); every mapping one level down is then spread, however small."""
+    (offset, length); every mapping one level down is then spread, however small. A value one
+    level down may be `Spliced`: its own text is written."""
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         yield dumps(data)
         return
@@ -60,7 +71,7 @@ def dump_parts(data: Any, *, spread: int = 64,
             yield part(b"{")
             for j, (inner, item) in enumerate(value.items()):
                 yield part((b"," if j else b"") + dumps(inner) + b":")
-                dumped = dumps(item)
+                dumped = item.read() if isinstance(item, Spliced) else dumps(item)
                 if where is not None:
                     where[inner] = (offset, len(dumped))
                 yield part(dumped)

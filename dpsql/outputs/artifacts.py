@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -16,7 +17,6 @@ from dpsql.core.errors import Diagnostic
 from dpsql.core.project import CompiledModel, CompiledProject, Product, model_id
 from dpsql.core.specs import ColumnSpec, InputSpec, OutputSpec
 from dpsql.outputs.fragments import Fragments, read_index, save_index
-from dpsql.outputs.fragments import entry as reuse
 
 if TYPE_CHECKING:  # the engine is not imported by commands that only compile
     from dpsql.build.engine import RunResult
@@ -41,6 +41,7 @@ def write_json(path: Path, data: Any, *, compact: bool = False,
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _file_mode())  # mkstemp's file is the owner's only; outputs are shared
         with os.fdopen(fd, "wb") as handle:
             for part in parts:  # a part at a time: a 35 MB manifest is never one string
                 handle.write(part)
@@ -56,6 +57,21 @@ def write_json(path: Path, data: Any, *, compact: bool = False,
 
 
 _CHUNK = 1 << 20
+
+
+@functools.cache
+def _file_mode() -> int:
+    """What a file created with open() gets: read and write for all, less the umask (read
+    from /proc: setting it to read it would race other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
+
 
 
 def _same_file(old: Path, new: Path) -> bool:
@@ -149,7 +165,7 @@ def manifest(compiled: CompiledProject, fragments: Fragments | None = None) -> d
         found = compiled.models[mid]
         if fragments is None:
             return _model(found, root, shared)
-        return reuse(fragments, mid, found.key, lambda: _model(found, root, shared))
+        return fragments.entry(mid, found.key, lambda: _model(found, root, shared))
     return {
         "metadata": {
             "manifest_version": MANIFEST_VERSION,
@@ -166,10 +182,10 @@ def manifest(compiled: CompiledProject, fragments: Fragments | None = None) -> d
 
 def write_manifest(compiled: CompiledProject) -> Path:
     path = target_dir(compiled) / "manifest.json"
-    fragments = open_fragments(compiled, path)
     places: dict[str, dict[str, tuple[int, int]]] = {}
-    write_json(path, manifest(compiled, fragments), compact=True, places=places)
-    fragments.save(places.get("models", {}))
+    with open_fragments(compiled, path) as fragments:
+        write_json(path, manifest(compiled, fragments), compact=True, places=places)
+        fragments.save(places.get("models", {}))
     return path
 
 

@@ -13,6 +13,7 @@ How dpsql maps onto dbt's nodes (see docs/manifest.md):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,6 @@ from dpsql.core.project import CompiledModel, CompiledProject, DataTest, Product
 from dpsql.core.specs import ColumnSpec, InputSpec
 from dpsql.outputs.artifacts import open_fragments, target_dir, write_json
 from dpsql.outputs.fragments import Fragments
-from dpsql.outputs.fragments import entry as reuse
 
 if TYPE_CHECKING:
     from dpsql.build.results import CheckResult, ModelResult, RunResult, TestRun
@@ -213,8 +213,8 @@ def dbt_manifest(compiled: CompiledProject, fragments: Fragments | None = None
         model = compiled.models.get(mid)
         if model is not None:
             uid = model_uid(mid)
-            nodes[uid] = (_model_node(compiled, model) if fragments is None else reuse(
-                fragments, uid, model.key, lambda m=model: _model_node(compiled, m)))
+            nodes[uid] = (_model_node(compiled, model) if fragments is None else fragments.entry(
+                uid, model.key, functools.partial(_model_node, compiled, model)))
             parent_map[uid] = _model_parents(compiled, model)
     for test in compiled.tests:
         node = _test_node(compiled, test)
@@ -241,10 +241,10 @@ def dbt_manifest(compiled: CompiledProject, fragments: Fragments | None = None
 
 def write_dbt_manifest(compiled: CompiledProject) -> Path:
     path = dbt_dir(compiled) / "manifest.json"
-    fragments = open_fragments(compiled, path)
     places: dict[str, dict[str, tuple[int, int]]] = {}
-    write_json(path, dbt_manifest(compiled, fragments), compact=True, places=places)
-    fragments.save(places.get("nodes", {}))
+    with open_fragments(compiled, path) as fragments:
+        write_json(path, dbt_manifest(compiled, fragments), compact=True, places=places)
+        fragments.save(places.get("nodes", {}))
     return path
 
 

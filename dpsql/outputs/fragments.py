@@ -6,7 +6,8 @@ compile results depend on, which `CompiledModel.key` digests (its binding's and 
 cache keys). When a manifest is written, an index beside the cache records, for each model,
 that key and where its entry's bytes sit in the file; the next write copies those bytes for
 every model whose key is the same, instead of building and serialising the entry again
-(at 10,000 models, a compile after one edit builds one entry instead of 10,000).
+(at 10,000 models, a compile after one edit builds one entry instead of 10,000). The bytes
+are read from the old file as the new one is written, one entry at a time.
 
 The index is used only when the file is still the one it describes (the same size and
 modification time, to the nanosecond), was written by this version of dpsql, for this
@@ -18,13 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import mmap
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from dpsql.core import __version__, jsonio
 from dpsql.core.runtime import fast_paths_enabled
@@ -35,59 +33,72 @@ FORMAT = 1
 
 
 class Fragments:
-    """What an output file held for each model, by key; `keys` collects what this write holds."""
+    """What an output file held for each model, by key; `keys` collects what this write holds.
+    A context manager: the last file stays open (for reading, even once it is replaced by the
+    new one) until the block ends."""
 
     def __init__(self, path: Path, index: Path, salt: str):
         self.path = path
         self.index = index
         self.salt = salt
         self._old: dict[str, tuple[str, int, int]] = {}
-        self._view: mmap.mmap | None = None
+        self._fd: int | None = None
         self.keys: dict[str, str] = {}  # the key of each entry written now, where one is known
         self.reused = 0
         self._open()
 
+    def __enter__(self) -> Fragments:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
     def _open(self) -> None:
         raw = read_index(self.index)
+        if raw is None or raw.get("salt") != self.salt or not isinstance(raw.get("entries"), dict):
+            return
         try:
-            stat = self.path.stat()
+            fd = os.open(self.path, os.O_RDONLY)
         except OSError:
             return
-        if (raw is None or raw.get("salt") != self.salt
-                or raw.get("file") != [stat.st_size, stat.st_mtime_ns]
-                or not isinstance(raw.get("entries"), dict)):
+        stat = os.fstat(fd)
+        if raw.get("file") != [stat.st_size, stat.st_mtime_ns]:
+            os.close(fd)  # not the file the index describes
             return
-        try:
-            with self.path.open("rb") as handle:  # the map outlives the file's replacement
-                self._view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
-            return
+        self._fd = fd
         self._old = {mid: (key, start, length) for mid, (key, start, length)
                      in raw["entries"].items()}
 
-    def get(self, model_id: str, key: str | None) -> orjson.Fragment | None:
-        """The entry written last time for this model, if it was made from the same key; the
-        key is noted either way (the entry's place is recorded once it is written)."""
+    def entry(self, model_id: str, key: str | None, build: Callable[[], Any]) -> Any:
+        """The model's entry: the bytes written last time (read when the new file is written)
+        if they were made from the same key, else `build()`. The key is noted either way (the
+        entry's place is recorded once it is written)."""
         if key is None:
-            return None
+            return build()
         self.keys[model_id] = key
         found = self._old.get(model_id)
-        if found is None or found[0] != key:
-            return None
+        if found is None or found[0] != key or self._fd is None:
+            return build()
         _, start, length = found
-        assert self._view is not None
-        part = self._view[start:start + length]
-        if len(part) != length or part[:1] != b"{" or part[-1:] != b"}":
-            return None  # not what the index says: the entry is built again
-        self.reused += 1
-        return orjson.Fragment(part)
+        fd = self._fd
+
+        def read() -> bytes:
+            try:
+                part = os.pread(fd, length, start)
+            except OSError:
+                part = b""
+            if len(part) == length and part[:1] == b"{" and part[-1:] == b"}":
+                self.reused += 1
+                return part
+            log.debug("%s: the entry of %s is not where the index says", self.path, model_id)
+            return jsonio.dumps(build())
+        return jsonio.Spliced(read)
 
     def save(self, places: Mapping[str, tuple[int, int]]) -> None:
         """Record where each keyed entry now sits in the file just written (`places`: model id
         -> offset, length). A failure costs only the next write's speed."""
-        if self._view is not None:
-            self._view.close()
-            self._view = None
         entries = {mid: [key, *places[mid]] for mid, key in self.keys.items() if mid in places}
         try:
             stat = self.path.stat()
@@ -127,9 +138,3 @@ def save_index(path: Path, data: dict[str, Any]) -> None:
         log.debug("index %s not written: %s", path, exc)
         with contextlib.suppress(OSError):
             path.unlink()
-
-
-def entry(fragments: Fragments, model_id: str, key: str | None, build: Any) -> Any:
-    """The model's entry: reused from the last file when its key is the same, else built."""
-    found = fragments.get(model_id, key)
-    return found if found is not None else build()

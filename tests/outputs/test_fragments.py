@@ -147,3 +147,12 @@ def test_a_damaged_index_costs_only_time(mesh: Path, monkeypatch: pytest.MonkeyP
     for path in indexes:
         path.write_bytes(path.read_bytes()[:40])
     assert _compile(mesh) == _cold(mesh, monkeypatch)
+
+
+def test_outputs_get_the_mode_of_a_file_the_user_creates(tiny: Path) -> None:
+    _compile(tiny)
+    probe = tiny / "probe.txt"
+    probe.write_text("x")
+    expected = probe.stat().st_mode & 0o777
+    for name in ("manifest.json", "dbt/manifest.json", "compiled/items/fct_items.sql"):
+        assert (tiny / "target" / name).stat().st_mode & 0o777 == expected, name
