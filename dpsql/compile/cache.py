@@ -8,7 +8,9 @@ parsing it). Two stages, each keyed by a hash of everything its result depends o
   product.yml) -> rendered and compiled SQL, config, dependencies; environment variables a
   template read are stored with their values and checked on the way out;
 - type: a model's compiled SQL and the columns of every relation it reads -> its columns (or
-  DuckDB's bind error) and its column lineage.
+  DuckDB's bind error) and its column lineage;
+- test: a built-in data test's kind, relation, column and arguments (and the SQL of the
+  ephemeral models it inlines) -> its SQL and the query that runs it.
 
 A result with an error is not stored, so the error is reported again on the next compile.
 """
@@ -28,7 +30,7 @@ log = logging.getLogger("dpsql")
 
 FORMAT = 2  # 2: sealed (a header line with a digest of the entries)
 FILE = Path("target") / "cache" / "compile.json"
-STAGES = ("bind", "type")
+STAGES = ("bind", "type", "test")
 __all__ = ["CompileCache", "digest", "files_digest", "read_sealed", "write_sealed"]
 
 
@@ -60,9 +62,9 @@ class CompileCache:
         empty = cls(root, outputs=outputs)
         data = read_sealed(empty.path, "compile", FORMAT)
         if not isinstance(data, dict) or not all(
-                isinstance(data.get(s), dict) for s in STAGES):
+                isinstance(data.get(s, {}), dict) for s in STAGES):
             return empty
-        return cls(root, {s: data[s] for s in STAGES}, outputs)
+        return cls(root, {s: data.get(s, {}) for s in STAGES}, outputs)
 
     def get(self, stage: str, key: str) -> Any | None:
         value = self._new[stage].get(key)

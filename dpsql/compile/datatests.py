@@ -16,6 +16,8 @@ the count of failing rows and a sample.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -25,10 +27,19 @@ import sqlglot
 from sqlglot import exp
 
 from dpsql.compile import sql as sqlmod
+from dpsql.compile.cache import digest
 from dpsql.compile.testdefs import BUILTIN_TESTS, Entry
 from dpsql.core.dtypes import canonical
 from dpsql.core.errors import Diagnostic, Location, error
-from dpsql.core.project import CompiledModel, DataTest, ModelId, Product, Project, model_id
+from dpsql.core.project import (
+    CompiledModel,
+    DataTest,
+    Materialization,
+    ModelId,
+    Product,
+    Project,
+    model_id,
+)
 from dpsql.core.relations import Relation
 
 COLUMN_TESTS = BUILTIN_TESTS
@@ -41,9 +52,15 @@ _COUNT = "__dpsql_failures"
 Inline = Callable[[exp.Query], exp.Query]  # ephemeral models read by a test become CTEs
 
 
+# (key, build) -> build(), or what it returned before for the same key (the compile cache)
+Memo = Callable[[str, Callable[[], tuple[str, str]]], tuple[str, str]]
+
+
 def builtin_test(project: Project, entry: Entry, models: Mapping[str, CompiledModel],
-                 inline: Inline) -> tuple[DataTest | None, Diagnostic | None]:
-    """One of the four built-in tests, as a query (`where:` narrows the tested rows)."""
+                 inline: Inline, memo: Memo | None = None
+                 ) -> tuple[DataTest | None, Diagnostic | None]:
+    """One of the four built-in tests, as a query (`where:` narrows the tested rows). With
+    `memo`, the test's SQL comes from it when nothing it is made from changed."""
     target, column, kind, args = entry.target, entry.column, entry.kind, entry.args
     where = entry.location
     if column is None:
@@ -53,43 +70,64 @@ def builtin_test(project: Project, entry: Entry, models: Mapping[str, CompiledMo
     condition, problem = condition_of(entry)
     if problem is not None:
         return None, problem
-    tested = _source(target.relation, condition, "child" if kind == "relationships" else None)
     name = f"{kind}({target.label}.{column})"
     depends: list[str] = [target.model] if target.model else []
+    parts: list[Any] = [kind, str(target.relation), column]  # what the SQL is made from
+    make: Callable[[exp.Expr], exp.Query]
     if kind in ("not_null", "unique"):
-        query = _not_null(tested, column) if kind == "not_null" else _unique(tested, column)
+        make = functools.partial(_not_null if kind == "not_null" else _unique, column=column)
     elif kind == "accepted_values":
         values = args.get("values") if isinstance(args, dict) else args
-        if (not isinstance(values, list) or not values
-                or not all(isinstance(v, str | int | float | bool) for v in values)):
-            return None, error("DP602", f"accepted_values on `{target.label}.{column}` needs a "
-                               "list of values", where, "write `{accepted_values: [a, b, c]}`")
-        if any(isinstance(v, bool) for v in values) and _is_text(target.types.get(column)):
-            return None, error("DP602", f"accepted_values on `{target.label}.{column}` holds a "
-                               "boolean, but the column is text", where,
-                               "YAML reads unquoted yes/no/on/off/true/false (and NO, "
-                               "the country) as booleans: quote them, e.g. ['NO', 'SE']")
-        query = _accepted_values(tested, column, values)
+        problem = _bad_values(entry, column, values)
+        if problem is not None or not isinstance(values, list):
+            return None, problem
+        make = functools.partial(_accepted_values, column=column, values=values)
+        parts.append(json.dumps(values))
     else:
         found, problem = _relationship_target(project, target.product, args, column, where,
                                               models)
         if found is None:
             return None, problem
         parent, field, parent_model = found
-        query = _relationships(tested, column, parent, field)
+        make = functools.partial(_relationships, column=column, parent=parent, field=field)
+        parts += [str(parent), field]
         name = f"relationships({target.label}.{column} -> {parent}.{field})"
         if parent_model is not None and parent_model not in depends:
             depends.append(parent_model)
     if entry.where:
         name += f" where {entry.where}"
-    tree = inline(query)
+
+    def build() -> tuple[str, str]:
+        tested = _source(target.relation, condition, "child" if kind == "relationships" else None)
+        tree = inline(make(tested))
+        return sqlmod.generate(tree), check_sql(tree, copy=False)
+    # an ephemeral model the test reads is inlined: its SQL is part of the test's; a `where:`
+    # may name any relation, so a test with one is built every time
+    inlined = [m.sql for d in depends if (m := models.get(d)) is not None
+               and m.config.materialized == Materialization.EPHEMERAL]
+    if memo is not None and condition is None:
+        sql, checked = memo(digest(*parts, *inlined), build)
+    else:
+        sql, checked = build()
     kwargs = dict(args) if isinstance(args, dict) else ({"values": args} if args else {})
-    sql = sqlmod.generate(tree)
     return DataTest(name, kind, target.product.name, sql, tuple(depends),
-                    where, model=target.model, column=column,
-                    check_sql=check_sql(tree, copy=False),
+                    where, model=target.model, column=column, check_sql=checked,
                     severity=entry.severity, where=entry.where, input=target.input,
                     kwargs=MappingProxyType(kwargs)), None
+
+
+def _bad_values(entry: Entry, column: str, values: Any) -> Diagnostic | None:
+    """What is wrong with the values of an accepted_values test, if anything."""
+    label, where = entry.target.label, entry.location
+    if (not isinstance(values, list) or not values
+            or not all(isinstance(v, str | int | float | bool) for v in values)):
+        return error("DP602", f"accepted_values on `{label}.{column}` needs a list of values",
+                     where, "write `{accepted_values: [a, b, c]}`")
+    if any(isinstance(v, bool) for v in values) and _is_text(entry.target.types.get(column)):
+        return error("DP602", f"accepted_values on `{label}.{column}` holds a boolean, but the "
+                     "column is text", where, "YAML reads unquoted yes/no/on/off/true/false "
+                     "(and NO, the country) as booleans: quote them, e.g. ['NO', 'SE']")
+    return None
 
 
 def condition_of(entry: Entry) -> tuple[exp.Expr | None, Diagnostic | None]:

@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from dpsql.compile import sql as sqlmod
 from dpsql.compile.bind import compile_model
-from dpsql.compile.datatests import builtin_test, check_sql, condition_of, restrict
+from dpsql.compile.datatests import Memo, builtin_test, check_sql, condition_of, restrict
 from dpsql.compile.templating import Renderer
 from dpsql.compile.testblocks import PREFIX
 from dpsql.compile.testdefs import BUILTIN_TESTS, Entry, declared
@@ -31,15 +31,16 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def product_tests(project: Project, product: Product, models: Mapping[str, CompiledModel],
-                  renderer: Renderer, inline: Inline, diagnostics: list[Diagnostic]
-                  ) -> list[DataTest]:
-    """Every test declared in the product's product.yml, compiled."""
+                  renderer: Renderer, inline: Inline, diagnostics: list[Diagnostic],
+                  memo: Memo | None = None) -> list[DataTest]:
+    """Every test declared in the product's product.yml, compiled (`memo`: see
+    builtin_test)."""
     entries, problems = declared(project, product, models)
     diagnostics.extend(problems)
     tests: list[DataTest] = []
     for entry in entries:
         if entry.kind in BUILTIN_TESTS:
-            test, problem = builtin_test(project, entry, models, inline)
+            test, problem = builtin_test(project, entry, models, inline, memo)
             if problem is not None:
                 diagnostics.append(problem)
         else:

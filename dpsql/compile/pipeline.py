@@ -12,8 +12,9 @@ compile cache (dpsql/compile/cache.py).
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dpsql.compile.bind import compile_model
 from dpsql.compile.cache import CompileCache
@@ -106,10 +107,22 @@ def data_tests(state: CompileState) -> None:
             state.tests.extend(_product_tests(state, product))
 
 
+def _cached_test(cache: CompileCache, key: str, build: Callable[[], tuple[str, str]]
+                 ) -> tuple[str, str]:
+    """A built-in test's SQL and check SQL from the cache, else built and stored."""
+    found = cache.get("test", key)
+    if isinstance(found, list) and len(found) == 2:
+        return found[0], found[1]
+    made = build()
+    cache.put("test", key, list(made))
+    return made
+
+
 def _product_tests(state: CompileState, product: Product) -> list[DataTest]:
     assert state.inliner is not None
     tests = product_tests(state.project, product, state.models, state.renderer,
-                          state.inliner.apply, state.diagnostics)
+                          state.inliner.apply, state.diagnostics,
+                          functools.partial(_cached_test, state.cache))
     for path in product.test_files:
         try:
             text = read_text(path)

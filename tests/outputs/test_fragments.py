@@ -66,7 +66,14 @@ def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def mesh(tiny: Path) -> Path:
-    """The tiny workspace with an ephemeral model read by another, and a third model."""
+    """The tiny workspace with an ephemeral model read by another, a third model, and data
+    tests (on a port, on the ephemeral model, towards a port: their SQL is cached too)."""
+    yml = tiny / "inventory/items/product.yml"
+    yml.write_text(yml.read_text().replace(
+        "      - {name: shop, type: varchar}\n",
+        "      - {name: shop, type: varchar, tests: [not_null, {accepted_values: [a, b, c]}]}\n")
+        + "models:\n  - name: eph_shops\n    columns:\n      - name: shop\n"
+        "        tests: [unique, {relationships: {to: items.items, field: shop}}]\n")
     return write_files(tiny, {
         "inventory/items/models/eph_shops.sql":
             "{{ config(materialized='ephemeral') }}\nselect distinct shop from "
@@ -112,6 +119,7 @@ def test_each_edit_gives_the_outputs_of_a_cold_compile(mesh: Path, built: list[s
         built.clear()
         warm = _compile(mesh, *args)
         fresh = list(built)
+        assert len([n for n in warm["dbt/manifest.json"]["nodes"] if n.startswith("test.")]) == 4
         assert warm == _cold(mesh, monkeypatch, *args), what
         if what == "a model's SQL":  # the others' entries in both manifests are reused
             assert fresh == ["items.shop_list"] * 2, fresh
