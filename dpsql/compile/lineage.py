@@ -38,10 +38,10 @@ def trace_lineage(state: CompileState) -> None:
     for mid in fresh:
         state.cache.put("type", state.fresh[mid], state.typed[mid])
     pool: dict[object, object] = {}
-    for mid, entry in state.typed.items():
+    for mid, entry in state.typed.items():  # those not traced now are made when first read
         model = state.models[mid]
-        state.models[mid] = replace(model, lineage=lineage_from_data(model, entry["lineage"],
-                                                                     pool))
+        state.models[mid] = replace(model, lineage=lineage_from_data(
+            model, entry["lineage"], pool, lazy=mid not in state.fresh))
 
 
 def _trace(shared: tuple[Trees, MappingSchema, dict[str, CompiledModel]], mids: list[str]

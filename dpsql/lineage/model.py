@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from sys import intern
@@ -17,6 +18,7 @@ from dpsql.lineage.trace import trace
 
 if TYPE_CHECKING:
     from dpsql.core.project import CompiledModel, CompiledProject
+    from dpsql.core.relations import Relation
 
 log = logging.getLogger("dpsql")
 
@@ -75,12 +77,52 @@ def lineage_to_data(lineage: ModelLineage) -> dict[str, object]:
             "rows": cols(lineage.rows)}
 
 
+class _Deferred(ModelLineage):
+    """A lineage from the cache, made into objects when one of its fields is first read: a
+    compile after an edit reads few (the manifest keeps the entries of unchanged models)."""
+
+    def __init__(self, model: CompiledModel, data: Mapping[str, Any], pool: dict[Any, Any]):
+        object.__setattr__(self, "model", model.id)
+        object.__setattr__(self, "relation", model.relation)
+        object.__setattr__(self, "problems", tuple(data["problems"]))  # read by every check
+        object.__setattr__(self, "_from", (data, pool))
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes not set yet
+        if name.startswith("__") or "_from" not in self.__dict__:
+            raise AttributeError(name)
+        made = self.__dict__.pop("_from")
+        full = _from_data(self.model, self.relation, *made)
+        for found in dataclasses.fields(ModelLineage):
+            object.__setattr__(self, found.name, getattr(full, found.name))
+        return getattr(self, name)
+
+    def __eq__(self, other: object) -> bool:  # as a ModelLineage with the same fields
+        if not isinstance(other, ModelLineage):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name)
+                   for f in dataclasses.fields(ModelLineage))
+
+    __hash__ = ModelLineage.__hash__
+
+    def __repr__(self) -> str:
+        return repr(ModelLineage(**{f.name: getattr(self, f.name)
+                                    for f in dataclasses.fields(ModelLineage)}))
+
+
 def lineage_from_data(model: CompiledModel, data: Mapping[str, Any],
-                      shared: dict[Any, Any] | None = None) -> ModelLineage:
+                      shared: dict[Any, Any] | None = None, *, lazy: bool = False
+                      ) -> ModelLineage:
     """The lineage of the cache's plain data; `shared`, kept across the models of one compile,
     makes equal columns and sets of transformation kinds one object each (at 10,000 models the
-    same upstream column is named by many downstream ones)."""
+    same upstream column is named by many downstream ones). `lazy`: made when first read."""
     pool: dict[Any, Any] = {} if shared is None else shared
+    if lazy:
+        return _Deferred(model, data, pool)
+    return _from_data(model.id, model.relation, data, pool)
+
+
+def _from_data(model: str, relation: Relation, data: Mapping[str, Any], pool: dict[Any, Any]
+               ) -> ModelLineage:
     columns: dict[tuple[str, str, str], Col] = pool.setdefault("columns", {})
     kinds: dict[tuple[str, ...], frozenset[str]] = pool.setdefault("kinds", {})
 
@@ -99,7 +141,7 @@ def lineage_from_data(model: CompiledModel, data: Mapping[str, Any],
 
     fields = {name: frozen(rows) for name, rows in data["fields"]}
     row_fields = {name: frozen(rows) for name, rows in data.get("row_fields", ())}
-    return ModelLineage(model.id, model.relation, MappingProxyType(fields),
+    return ModelLineage(model, relation, MappingProxyType(fields),
                         frozen(data["dataset"]), tuple(data["problems"]),
                         MappingProxyType(row_fields), frozen(data.get("rows", ())))
 
