@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from sys import intern
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dpsql")
 
 # what a traced model's cached lineage looks like; a new value retraces every model
-LINEAGE_FORMAT = "lineage-6"
+LINEAGE_FORMAT = "lineage-7"
 
 
 def untraced(model: CompiledModel, reason: str) -> ModelLineage:
@@ -64,17 +64,27 @@ def model_lineage(model: CompiledModel, qualified: exp.Query | None,
 
 
 def lineage_to_data(lineage: ModelLineage) -> dict[str, object]:
-    """Plain lists and strings, for the compile cache. The strings are interned: a worker
-    process sends many models' lineage at once, and pickle writes an object it has seen
-    once, so each name crosses (and is held in the parent) once per batch."""
-    def cols(frozen: Frozen) -> list[list[object]]:
-        return [[intern(c.schema), intern(c.name), intern(c.column),
-                 [intern(t) for t in sorted(subtypes)]] for c, subtypes in frozen.items()]
+    """Plain lists and strings, for the compile cache: each distinct (column, kinds) pair is
+    written once in `cols`, each distinct set of them once in `sets` (as indexes into `cols`),
+    and every field names its set by index. A model's columns mostly share one set of row
+    sources, so the entry is a third of the size it would be written out. The strings are
+    interned: a worker process sends many models' lineage at once, and pickle writes an object
+    it has seen once, so each name crosses (and is held in the parent) once per batch."""
+    cols: dict[tuple[Col, frozenset[str]], int] = {}
+    sets: dict[tuple[int, ...], int] = {}
 
-    return {"fields": [[intern(name), cols(sources)] for name, sources in lineage.fields.items()],
-            "dataset": cols(lineage.dataset), "problems": list(lineage.problems),
-            "row_fields": [[intern(name), cols(rows)] for name, rows in lineage.row_fields.items()],
-            "rows": cols(lineage.rows)}
+    def index(frozen: Frozen) -> int:
+        members = tuple(cols.setdefault((col, kinds), len(cols)) for col, kinds in frozen.items())
+        return sets.setdefault(members, len(sets))
+
+    fields = [[intern(name), index(sources)] for name, sources in lineage.fields.items()]
+    row_fields = [[intern(name), index(rows)] for name, rows in lineage.row_fields.items()]
+    dataset, rows = index(lineage.dataset), index(lineage.rows)
+    return {"cols": [[intern(c.schema), intern(c.name), intern(c.column),
+                      [intern(t) for t in sorted(kinds)]] for c, kinds in cols],
+            "sets": [list(members) for members in sets],
+            "fields": fields, "dataset": dataset, "problems": list(lineage.problems),
+            "row_fields": row_fields, "rows": rows}
 
 
 class _Deferred(ModelLineage):
@@ -125,25 +135,22 @@ def _from_data(model: str, relation: Relation, data: Mapping[str, Any], pool: di
                ) -> ModelLineage:
     columns: dict[tuple[str, str, str], Col] = pool.setdefault("columns", {})
     kinds: dict[tuple[str, ...], frozenset[str]] = pool.setdefault("kinds", {})
-
-    def frozen(rows: Iterable[list[Any]]) -> Frozen:
-        out: dict[Col, frozenset[str]] = {}
-        for schema, name, column, subtypes in rows:
-            col = columns.get((schema, name, column))
-            if col is None:
-                col = columns[(schema, name, column)] = Col(schema, name, column)
-            key = tuple(subtypes)
-            kind = kinds.get(key)
-            if kind is None:
-                kind = kinds[key] = frozenset(subtypes)
-            out[col] = kind
-        return MappingProxyType(out)
-
-    fields = {name: frozen(rows) for name, rows in data["fields"]}
-    row_fields = {name: frozen(rows) for name, rows in data.get("row_fields", ())}
-    return ModelLineage(model, relation, MappingProxyType(fields),
-                        frozen(data["dataset"]), tuple(data["problems"]),
-                        MappingProxyType(row_fields), frozen(data.get("rows", ())))
+    pairs: list[tuple[Col, frozenset[str]]] = []
+    for schema, name, column, subtypes in data["cols"]:
+        col = columns.get((schema, name, column))
+        if col is None:
+            col = columns[(schema, name, column)] = Col(schema, name, column)
+        key = tuple(subtypes)
+        kind = kinds.get(key)
+        if kind is None:
+            kind = kinds[key] = frozenset(subtypes)
+        pairs.append((col, kind))
+    sets = [MappingProxyType(dict(pairs[i] for i in members)) for members in data["sets"]]
+    return ModelLineage(model, relation,
+                        MappingProxyType({name: sets[i] for name, i in data["fields"]}),
+                        sets[data["dataset"]], tuple(data["problems"]),
+                        MappingProxyType({name: sets[i] for name, i in data["row_fields"]}),
+                        sets[data["rows"]])
 
 
 def incomplete_warning(model: CompiledModel, lineage: ModelLineage) -> Diagnostic:
