@@ -44,41 +44,48 @@ class Spliced:
         self.read = read
 
 
+_CHUNK = 1 << 16  # dump_parts() yields parts of about this size
+
+
 def dump_parts(data: Any, *, spread: int = 64,
                places: dict[str, dict[str, tuple[int, int]]] | None = None) -> Iterator[bytes]:
     """`dumps(data)` in parts, whose concatenation is the same JSON: each value of a mapping
     with at least `spread` entries, one level down, is dumped on its own, so that a large
-    document (a manifest of 10,000 models) is never one string in memory. `places`, if given,
-    receives where each of those values sits in the concatenation: outer key -> inner key ->
-    (offset, length); every mapping one level down is then spread, however small. A value one
-    level down may be `Spliced`: its own text is written."""
+    document (a manifest of 10,000 models) is never one string in memory; the small pieces are
+    gathered into parts of about 64 KB. `places`, if given, receives where each of those values
+    sits in the concatenation: outer key -> inner key -> (offset, length); every mapping one
+    level down is then spread, however small. A value one level down may be `Spliced`: its own
+    text is written."""
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         yield dumps(data)
         return
-    offset = 0
-
-    def part(chunk: bytes) -> bytes:
-        nonlocal offset
-        offset += len(chunk)
-        return chunk
-
-    yield part(b"{")
+    buf = bytearray(b"{")
+    flushed = 0  # bytes yielded so far
     for i, (key, value) in enumerate(data.items()):
-        yield part((b"," if i else b"") + dumps(key) + b":")
-        if (isinstance(value, dict) and (len(value) >= spread or places is not None)
+        buf += (b"," if i else b"") + dumps(key) + b":"
+        if not (isinstance(value, dict) and (len(value) >= spread or places is not None)
                 and all(isinstance(k, str) for k in value)):
+            buf += dumps(value)
+        else:
             where = places.setdefault(key, {}) if places is not None else None
-            yield part(b"{")
+            buf += b"{"
             for j, (inner, item) in enumerate(value.items()):
-                yield part((b"," if j else b"") + dumps(inner) + b":")
+                buf += (b"," if j else b"") + dumps(inner) + b":"
                 dumped = item.read() if isinstance(item, Spliced) else dumps(item)
                 if where is not None:
-                    where[inner] = (offset, len(dumped))
-                yield part(dumped)
-            yield part(b"}")
-        else:
-            yield part(dumps(value))
-    yield part(b"}")
+                    where[inner] = (flushed + len(buf), len(dumped))
+                buf += dumped
+                if len(buf) >= _CHUNK:
+                    yield bytes(buf)
+                    flushed += len(buf)
+                    buf.clear()
+            buf += b"}"
+        if len(buf) >= _CHUNK:
+            yield bytes(buf)
+            flushed += len(buf)
+            buf.clear()
+    buf += b"}"
+    yield bytes(buf)
 
 
 def loads(data: bytes | memoryview | str) -> Any:

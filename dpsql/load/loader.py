@@ -32,12 +32,23 @@ def find_product_files(root: Path) -> list[Path]:
 
 def _sql_files(folder: Path) -> tuple[Path, ...]:
     """The .sql files under `folder`, sorted, as `folder.rglob("*.sql")` finds them (links to
-    folders are not followed), through os.walk: pathlib's glob cost 0.1 ms a folder."""
-    if not folder.is_dir():
-        return ()
-    found = [os.path.join(top, name) for top, _, names in os.walk(folder)
-             for name in names if name.endswith(".sql")]
-    return tuple(sorted(Path(p) for p in found if os.path.isfile(p)))
+    folders are not followed), through os.scandir, whose entries know their kind without a
+    `stat` each (pathlib's glob cost 0.1 ms a folder, os.walk and a stat per file half that)."""
+    found: list[str] = []
+
+    def walk(top: str) -> None:
+        try:
+            with os.scandir(top) as entries:
+                listed = list(entries)
+        except OSError:
+            return  # not a folder, or not readable: as os.walk, nothing
+        for entry in listed:
+            if entry.is_dir(follow_symlinks=False):
+                walk(entry.path)
+            elif entry.name.endswith(".sql") and entry.is_file():
+                found.append(entry.path)
+    walk(str(folder))
+    return tuple(sorted(map(Path, found)))
 
 
 def load_project(root: Path, *, cached: bool = False) -> Project:

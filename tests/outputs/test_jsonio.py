@@ -3,9 +3,11 @@ values, and what orjson refuses is still written (through the standard library).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
+from unittest import mock
 
 from conftest import explain, run_cli, write_files
 from hypothesis import given, settings
@@ -33,6 +35,27 @@ def test_a_document_written_in_parts_is_the_same_json(value: object, spread: int
     parts = b"".join(jsonio.dump_parts(value, spread=spread))
     assert json.loads(parts) == value
     assert parts == jsonio.dumps(value)  # the same bytes, where orjson writes the whole
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(), st.dictionaries(st.text(), _VALUES, max_size=5), max_size=4),
+       st.integers(min_value=1, max_value=300), st.booleans())
+def test_places_point_at_each_value_whatever_the_size_of_the_parts(
+        value: dict[str, dict[str, object]], chunk: int, spliced: bool) -> None:
+    """Where dump_parts says each value one level down sits (the manifests' index), with parts
+    flushed every `chunk` bytes; a Spliced value is written as its own text."""
+    document: dict[str, dict[str, object]] = {
+        outer: {k: jsonio.Spliced(functools.partial(jsonio.dumps, v)) if spliced else v
+                for k, v in inner.items()} for outer, inner in value.items()}
+    places: dict[str, dict[str, tuple[int, int]]] = {}
+    with mock.patch.object(jsonio, "_CHUNK", chunk):
+        parts = list(jsonio.dump_parts(document, places=places))
+    whole = b"".join(parts)
+    assert whole == jsonio.dumps(value)
+    for outer, inner in value.items():
+        for key, item in inner.items():
+            start, length = places[outer][key]
+            assert whole[start:start + length] == jsonio.dumps(item)
 
 
 def test_what_orjson_refuses_is_written_and_read_as_before() -> None:

@@ -109,7 +109,7 @@ def _type_model(state: CompileState, model: CompiledModel, catalog: _LazyCatalog
     if any(rel not in catalog.known for rel in needed):
         return
     key = digest(model.sql, LINEAGE_FORMAT,
-                 *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
+                 *map(catalog.signature, needed))
     entry = state.cache.get("type", key)
     if entry is None:
         entry = _describe(model, needed, catalog)
@@ -139,7 +139,7 @@ def _type_incremental(state: CompileState, model: CompiledModel, needed: list[Re
     checked when one of those was not typed."""
     sql = model.incremental_sql
     assert sql is not None
-    key = digest("incremental", sql, *(f"{rel}:{catalog.signature(rel)}" for rel in needed))
+    key = digest("incremental", sql, *map(catalog.signature, needed))
     if state.cache.get("type", key) is not None:
         return
     # what it reads besides: typed relations named in it (compiled SQL quotes every name)
@@ -188,6 +188,7 @@ class _LazyCatalog(SchemaCatalog):
         super().__init__()
         self.known: dict[Relation, tuple[Column, ...]] = {}
         self._staged: set[Relation] = set()
+        self._signatures: dict[Relation, tuple[tuple[Column, ...], str]] = {}
 
     def stage(self, relations: list[Relation]) -> None:
         for relation in relations:
@@ -196,7 +197,14 @@ class _LazyCatalog(SchemaCatalog):
                 self._staged.add(relation)
 
     def signature(self, relation: Relation) -> str:
-        return ",".join(f"{c.name} {c.type}" for c in self.known[relation])
+        """`relation:name type,...`, for the cache keys of the models reading it; made once
+        for each set of columns a relation gets (a relation is read by several models)."""
+        columns = self.known[relation]
+        found = self._signatures.get(relation)
+        if found is None or found[0] is not columns:
+            text = f"{relation}:" + ",".join(f"{c.name} {c.type}" for c in columns)
+            found = self._signatures[relation] = (columns, text)
+        return found[1]
 
 
 def _columns(entry: dict[str, Any]) -> tuple[Column, ...]:
