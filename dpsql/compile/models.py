@@ -3,7 +3,8 @@ changed, else rendered, parsed and bound, in worker processes when there are man
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -41,7 +42,8 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
             key = digest(product_key, str(source.path), source.text)
             entry = cache.get("bind", key)
             if entry is not None and all(env.get(k) == v for k, v in entry["env"].items()):
-                models[source.id] = from_entry(product, source, entry, key)
+                models[source.id] = from_entry(product, source, entry,
+                                               _model_key(key, entry["env"]))
                 env_read.update(entry["env"])
             else:
                 misses.append((product, source, key))
@@ -56,7 +58,8 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
             diagnostics.extend(found)
             if entry is not None:
                 env_read.update(entry["env"])
-                models[source.id] = from_entry(product, source, entry, key)
+                models[source.id] = from_entry(product, source, entry,
+                                               _model_key(key, entry["env"]))
                 if not any(d.is_error for d in found):
                     cache.put("bind", key, entry)
         return models
@@ -67,11 +70,19 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
         env_read.update(renderer.env_read.get(source.path, {}))
         if bound is not None:
             model, tree = bound
-            models[model.id] = replace(model, key=key)
+            models[model.id] = replace(model, key=_model_key(
+                key, renderer.env_read.get(source.path, {})))
             keep(model.id, tree)
             if not any(d.is_error for d in found):
                 cache.put("bind", key, to_entry(model, renderer.env_read.get(source.path, {})))
     return models
+
+
+def _model_key(key: str, env_read: Mapping[str, str | None]) -> str:
+    """The start of `CompiledModel.key`: the bind cache key and the values of the environment
+    variables the template read (which the cache key leaves out: a cached entry is checked
+    against them instead)."""
+    return digest(key, json.dumps(sorted(env_read.items())))
 
 
 def _bind(project: Project, product: Product, source: ModelSource, renderer: Renderer,
@@ -137,8 +148,6 @@ def workspace_digest(project: Project) -> str:
 def _chosen(project: Project) -> str:
     """What the command line chose and dpsql.yml alone does not say: the target's engine and
     the vars (`--vars` overrides them)."""
-    import json
-
     config = project.config
     return json.dumps([config.engine, dict(config.vars)], sort_keys=True, default=str)
 
@@ -155,7 +164,7 @@ def to_entry(model: CompiledModel, env_read: dict[str, str | None]) -> dict[str,
 
 def from_entry(product: Product, source: ModelSource, entry: dict[str, Any],
                key: str | None = None) -> CompiledModel:
-    """The model a bind entry describes; `key`: the entry's cache key."""
+    """The model a bind entry describes; `key`: the model's key (`CompiledModel.key`)."""
     materialized, tags, unique_key, description = entry["cfg"]
     port = product.port_of_model.get(source.name)
     return CompiledModel(

@@ -81,6 +81,7 @@ def mesh(tiny: Path) -> Path:
         "inventory/items/models/shop_list.sql":
             "select shop, upper(shop) as code from {{ ref('eph_shops') }}\n",
         "inventory/items/models/counts.sql":
+            "{{ config(tags=[env_var('DPSQL_FRAGMENT_TAG', 'daily')]) }}\n"
             "select count(*) as n from {{ ref('stg_items') }}\n",
     })
 
@@ -100,6 +101,9 @@ EDITS: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
     ("product tags", lambda root: _sub(
         root / "reports/shops/product.yml", "version: 1.0.0", "version: 1.0.0\ntags: [daily]"),
      ()),
+    # read by a template for its tags only: the compiled SQL is the same
+    ("an environment variable", lambda root: os.environ.__setitem__("DPSQL_FRAGMENT_TAG",
+                                                                    "hourly"), ()),
     ("a var on the command line", lambda root: None, ("--vars", "{min_qty: 1}")),
     ("the warehouse", lambda root: _sub(root / "dpsql.yml", "wh.duckdb", "other.duckdb"), ()),
 ]
@@ -113,6 +117,7 @@ def _sub(path: Path, old: str, new: str) -> None:
 
 def test_each_edit_gives_the_outputs_of_a_cold_compile(mesh: Path, built: list[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DPSQL_FRAGMENT_TAG", "daily")  # an edit changes it; undone after the test
     _compile(mesh)
     for what, edit, args in EDITS:
         edit(mesh)
@@ -123,6 +128,8 @@ def test_each_edit_gives_the_outputs_of_a_cold_compile(mesh: Path, built: list[s
         assert warm == _cold(mesh, monkeypatch, *args), what
         if what == "a model's SQL":  # the others' entries in both manifests are reused
             assert fresh == ["items.shop_list"] * 2, fresh
+        if what == "an environment variable":  # only the one model's entries are built
+            assert b'"hourly"' in warm["manifest.json"] and fresh == ["items.counts"] * 2
 
 
 def test_an_output_changed_by_hand_is_written_whole_again(mesh: Path, built: list[str],
