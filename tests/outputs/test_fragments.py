@@ -6,16 +6,23 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import explain, run_cli, write_files
 
+import dpsql.compile.models
+import dpsql.compile.parallel
 import dpsql.outputs.artifacts
 import dpsql.outputs.dbt_artifacts
+from dpsql.bench.layouts import DpsqlLayout
+from dpsql.bench.mesh import generate_mesh
+from dpsql.compile.typing import units
 
 
 def _compile(root: Path, *args: str) -> dict[str, Any]:
@@ -171,3 +178,38 @@ def test_outputs_get_the_mode_of_a_file_the_user_creates(tiny: Path) -> None:
     expected = probe.stat().st_mode & 0o777
     for name in ("manifest.json", "dbt/manifest.json", "compiled/items/fct_items.sql"):
         assert (tiny / "target" / name).stat().st_mode & 0o777 == expected, name
+
+
+def test_random_edits_of_a_generated_mesh_give_the_outputs_of_a_cold_compile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built: list[str]) -> None:
+    """Edits drawn at random (models' SQL, ports' descriptions, several at once), compiled
+    with binding and typing in worker processes (their keys are made there), each compile's
+    outputs compared with a cold compile's without any fast path."""
+    for module in (dpsql.compile.parallel, dpsql.compile.models, units):
+        monkeypatch.setattr(module, "workers", lambda: 2)
+    monkeypatch.setattr(dpsql.compile.parallel, "MIN_ITEMS", 1)
+    monkeypatch.setattr(dpsql.compile.models, "MIN_ITEMS", 1)
+    monkeypatch.setattr(units, "MIN_MODELS", 1)
+    mesh = generate_mesh(tmp_path / "mesh", products=6, models_per_product=5, rows=20)
+    layout = DpsqlLayout(mesh.spec, mesh.root)
+    rng = random.Random(16)
+    _compile(mesh.workspace)
+    copied = 0  # steps where entries were copied
+    for step in range(1, 7):
+        models_only = True
+        for product in rng.sample(mesh.spec.products, rng.choice([1, 2])):
+            if rng.random() < 0.7:  # a staging model gets a literal column
+                layout.write_model(product, product.models[0], edit=step)
+            else:  # (any product.yml is part of every model's bind key: all are built)
+                models_only = False
+                yml = layout.root / product.folder / "product.yml"
+                spec = yaml.safe_load(yml.read_text())
+                spec["outputs"][0]["description"] = f"edit {step}"
+                yml.write_text(yaml.safe_dump(spec))
+        built.clear()
+        warm = _compile(mesh.workspace)
+        fresh = len(built)
+        assert warm == _cold(mesh.workspace, monkeypatch), step
+        assert 0 < fresh < 2 * 30 or not models_only  # some entries were copied
+        copied += fresh < 2 * 30
+    assert copied >= 2
