@@ -4,9 +4,10 @@ rendered, parsed, typed or traced again.
 It stores results, never syntax trees (loading a pickled sqlglot tree costs about as much as
 parsing it). Two stages, each keyed by a hash of everything its result depends on:
 
-- bind: a model's template, its product's files and the workspace's (dpsql.yml, macros, every
-  product.yml) -> rendered and compiled SQL, config, dependencies; environment variables a
-  template read are stored with their values and checked on the way out;
+- bind: a model's template, its product's files (product.yml, macros) and the workspace's
+  (dpsql.yml, shared macros, every product's models and output ports) -> rendered and
+  compiled SQL, config, dependencies; environment variables a template read are stored with
+  their values and checked on the way out;
 - type: a model's compiled SQL and the columns of every relation it reads -> its columns (or
   DuckDB's bind error) and its column lineage;
 - test: a built-in data test's kind, relation, column and arguments (and the SQL of the

@@ -37,7 +37,8 @@ def bind_models(project: Project, renderer: Renderer, cache: CompileCache,
     models: dict[str, CompiledModel] = {}
     misses: list[tuple[Product, ModelSource, str]] = []
     for product in project.products:
-        product_key = digest(workspace, product.name, files_digest(product.macro_files))
+        product_key = digest(workspace, product.name,
+                             files_digest([product.spec.yml, *product.macro_files]))
         for source in product.models:
             key = digest(product_key, str(source.path), source.text)
             entry = cache.get("bind", key)
@@ -138,10 +139,15 @@ def _bind_entries(project: Project, items: list[tuple[str, str]]
 
 
 def workspace_digest(project: Project) -> str:
-    """What every model's binding depends on besides its own template."""
-    files = [project.root / "dpsql.yml", *project.macro_files,
-             *(p.spec.yml for p in project.products)]
-    names = ";".join(f"{p.name}:{','.join(sorted(p.model_names))}" for p in project.products)
+    """What every model's binding depends on besides its own template and its own product's
+    files: dpsql.yml, the shared macros, what the command line chose, and every product's
+    name, models and output ports (what a `ref` or an input naming another product resolves
+    against: a port's name, the model feeding it, the input it publishes). The rest of
+    another product's product.yml (descriptions, contracts, tests, owners) is not read when
+    binding, so an edit there rebinds nothing outside that product."""
+    names = ";".join(f"{p.name}:{','.join(sorted(p.model_names))}:" + json.dumps(
+        [[o.name, o.model, o.input] for o in p.spec.outputs]) for p in project.products)
+    files = [project.root / "dpsql.yml", *project.macro_files]
     return digest(files_digest(files), names, _chosen(project))
 
 

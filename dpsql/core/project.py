@@ -151,7 +151,8 @@ class CompiledModel:
     # config() key -> template line of the call that set it (for the source map)
     config_lines: tuple[tuple[str, int], ...] = ()
     # a digest of everything the model's entries in the manifests are made from: its binding's
-    # and its typing's cache keys (None until both are known); equal keys, equal entries
+    # cache key and the environment variables its template read, its typing's cache key and
+    # how it was typed (None for a model not typed); equal keys, equal entries
     key: str | None = field(default=None, compare=False, repr=False)
 
     @property

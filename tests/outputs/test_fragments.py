@@ -87,6 +87,8 @@ def mesh(tiny: Path) -> Path:
             "{{ ref('stg_items') }}\n",
         "inventory/items/models/shop_list.sql":
             "select shop, upper(shop) as code from {{ ref('eph_shops') }}\n",
+        "inventory/items/models/fct_items_v2.sql":  # the port's model, after an edit
+            (tiny / "inventory/items/models/fct_items.sql").read_text(),
         "inventory/items/models/counts.sql":
             "{{ config(tags=[env_var('DPSQL_FRAGMENT_TAG', 'daily')]) }}\n"
             "select count(*) as n from {{ ref('stg_items') }}\n",
@@ -105,6 +107,15 @@ EDITS: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
     ("a port's description in product.yml", lambda root: _sub(
         root / "inventory/items/product.yml", "    model: fct_items",
         "    model: fct_items\n    description: Items on hand"), ()),
+    ("a port's contract, and its models with it", lambda root: [_sub(
+        path, "decimal(18,2)", "decimal(18,3)") for path in (
+        root / "inventory/items/models/fct_items.sql",
+        root / "inventory/items/models/fct_items_v2.sql", root / "inventory/items/product.yml")],
+     ()),
+    # the consumer's binding changes (the model it depends on), not its text
+    ("the model feeding a port read by another product", lambda root: _sub(
+        root / "inventory/items/product.yml", "model: fct_items\n", "model: fct_items_v2\n"),
+     ()),
     ("product tags", lambda root: _sub(
         root / "reports/shops/product.yml", "version: 1.0.0", "version: 1.0.0\ntags: [daily]"),
      ()),
@@ -139,6 +150,17 @@ def test_each_edit_gives_the_outputs_of_a_cold_compile(mesh: Path, built: list[s
             assert b'"hourly"' in warm["manifest.json"] and fresh == ["items.counts"] * 2
 
 
+def test_a_port_removed_under_its_reader_fails_as_a_cold_compile_does(mesh: Path) -> None:
+    _compile(mesh)
+    _sub(mesh / "inventory/items/product.yml", "  - name: items\n    model:",
+         "  - name: stock\n    model:")
+    warm = run_cli("compile", "-p", str(mesh))
+    shutil.rmtree(mesh / "target")
+    cold = run_cli("compile", "-p", str(mesh))
+    assert warm.exit_code == cold.exit_code == 1
+    assert "shops" in warm.output and warm.output == cold.output
+
+
 def test_an_output_changed_by_hand_is_written_whole_again(mesh: Path, built: list[str],
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
@@ -156,7 +178,7 @@ def test_an_output_changed_by_hand_is_written_whole_again(mesh: Path, built: lis
     (target / "compiled/items/counts.sql").unlink()
     built.clear()
     warm = _compile(mesh)
-    assert len(built) == 12  # nothing was taken from a file the index no longer describes
+    assert len(built) == 2 * 7  # nothing was taken from a file the index no longer describes
     assert warm == _cold(mesh, monkeypatch)
 
 

@@ -65,9 +65,10 @@ def type_models(state: CompileState) -> None:
             state.models[mid] = replace(model, key=None)
     for mid, entry in state.typed.items():
         model = models[mid]  # the note reads what the model reads, not its columns
-        state.models[mid] = replace(model, columns=_columns(entry), typed_by=standins.note(
-            project, model, models, state.interfaces), key=model.key and digest(
-                model.key, state.type_keys[mid]))
+        note = standins.note(project, model, models, state.interfaces)
+        state.models[mid] = replace(model, columns=_columns(entry), typed_by=note,
+                                    key=model.key and digest(model.key, state.type_keys[mid],
+                                                             note))
         standins.log_typed(state.models[mid], fresh=mid in state.fresh)
 
 
