@@ -9,27 +9,28 @@ every model whose key is the same, instead of building and serialising the entry
 (at 10,000 models, a compile after one edit builds one entry instead of 10,000). The bytes
 are read from the old file as the new one is written, one entry at a time.
 
-The index is used only when the file is still the one it describes (the same size and
-modification time, to the nanosecond), was written by this version of dpsql, for this
-workspace, warehouse and target (`salt`); anything else, or any doubt, and every entry is
-built again. `DPSQL_NO_FAST_PATHS=1` turns the index off.
+The index is a sealed file (core/sealed.py: written by this version of dpsql, not edited
+since), and is used only when the output file is still the one it describes (the same size
+and modification time, to the nanosecond), for this workspace, warehouse and target
+(`salt`); anything else, or any doubt, and every entry is built again.
+`DPSQL_NO_FAST_PATHS=1` turns the indexes off.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dpsql.core import __version__, jsonio
+from dpsql.core import jsonio
 from dpsql.core.runtime import fast_paths_enabled
+from dpsql.core.sealed import read_sealed, write_sealed
 
 log = logging.getLogger("dpsql")
 
-FORMAT = 1
+FORMAT = 2  # 2: sealed
 
 
 class Fragments:
@@ -68,8 +69,9 @@ class Fragments:
             os.close(fd)  # not the file the index describes
             return
         self._fd = fd
-        self._old = {mid: (key, start, length) for mid, (key, start, length)
-                     in raw["entries"].items()}
+        self._old = {mid: (entry[0], entry[1], entry[2]) for mid, entry in raw["entries"].items()
+                     if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+                     and all(isinstance(n, int) and n > 0 for n in entry[1:])}
 
     def entry(self, model_id: str, key: str | None, build: Callable[[], Any]) -> Any:
         """The model's entry: the bytes written last time (read when the new file is written)
@@ -111,30 +113,16 @@ class Fragments:
 
 
 def read_index(path: Path) -> dict[str, Any] | None:
-    """An index written by save_index() with this version of dpsql; None if there is none, it
-    is damaged or older, or fast paths are off."""
+    """An index written by save_index() with this version of dpsql, as it wrote it (a sealed
+    file: one edited by hand is ignored); None if there is none, or fast paths are off."""
     if not fast_paths_enabled():
         return None
-    try:
-        found = jsonio.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(found, dict) or found.get("format") != [FORMAT, __version__]:
-        return None
-    return found
+    found = read_sealed(path, "index", FORMAT)
+    return found if isinstance(found, dict) else None
 
 
 def save_index(path: Path, data: dict[str, Any]) -> None:
-    """Write an index atomically; one that cannot be written is removed (an index only saves
-    time: without it, the next write builds everything)."""
-    if not fast_paths_enabled():
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(jsonio.dumps({"format": [FORMAT, __version__], **data}))
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.debug("index %s not written: %s", path, exc)
-        with contextlib.suppress(OSError):
-            path.unlink()
+    """Write an index atomically (an index only saves time: one that cannot be written costs
+    the next write its speed)."""
+    if fast_paths_enabled():
+        write_sealed(path, "index", FORMAT, data)

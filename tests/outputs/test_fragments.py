@@ -190,7 +190,26 @@ def test_a_damaged_index_costs_only_time(mesh: Path, monkeypatch: pytest.MonkeyP
                                          "manifest.json.index"]
     for path in indexes:
         path.write_bytes(path.read_bytes()[:40])
+    _sub(mesh / "inventory/items/models/counts.sql", "count(*)", "count(1)")
     assert _compile(mesh) == _cold(mesh, monkeypatch)
+
+
+def test_an_index_edited_by_hand_is_ignored(mesh: Path, built: list[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two models' places swapped in the index, whose file is otherwise as written: the
+    index is sealed, so it is not trusted (else one model would get the other's entry)."""
+    _compile(mesh)
+    index = mesh / "target/cache/manifest.json.index"
+    head, body = index.read_bytes().split(b"\n", 1)
+    data = json.loads(body)
+    one, other = data["entries"]["items.counts"], data["entries"]["items.shop_list"]
+    one[1:], other[1:] = other[1:], one[1:]
+    index.write_bytes(head + b"\n" + json.dumps(data, separators=(",", ":")).encode())
+    _sub(mesh / "inventory/items/models/counts.sql", "count(*)", "count(1)")
+    built.clear()
+    warm = _compile(mesh)
+    assert built.count("items.shop_list") == 1  # built for manifest.json, copied for dbt's
+    assert warm == _cold(mesh, monkeypatch)
 
 
 def test_outputs_get_the_mode_of_a_file_the_user_creates(tiny: Path) -> None:
