@@ -8,9 +8,8 @@ import re
 import threading
 from typing import TYPE_CHECKING
 
-import duckdb
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # both imported when first needed: a compile with nothing changed needs neither
+    import duckdb
     from sqlglot import exp
 
 _lock = threading.Lock()
@@ -38,6 +37,7 @@ def canonical(type_text: str) -> str:
 
     Raises ValueError for text that is not a DuckDB type.
     """
+    import duckdb
     from sqlglot import exp
 
     cast = exp.cast(exp.null(), type_expression(type_text), copy=False)

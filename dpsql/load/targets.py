@@ -23,9 +23,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from dpsql.core.errors import Diagnostic, DpsqlError, closest, error
 from dpsql.core.specs import Target
 from dpsql.load.yamlfile import YamlDoc
@@ -79,7 +76,7 @@ class _Render:
     def __init__(self, env: Mapping[str, str]):
         self.env = env
         self.read: dict[str, str | None] = {}
-        self.jinja = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+        self._jinja: Any = None  # made for the first value with a tag (most have none)
 
     def env_var(self, name: str, default: Any = None) -> str:
         self.read[name] = self.env.get(name)
@@ -90,10 +87,22 @@ class _Render:
         return str(default)
 
     def value(self, text: str) -> str:
+        """The rendered value; RenderError if it cannot be rendered."""
         if "{" not in text:
             return text
-        template = self.jinja.from_string(text)
-        return template.render(env_var=self.env_var)
+        import jinja2  # not imported by the commands that read no templated value
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        if self._jinja is None:
+            self._jinja = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+        try:
+            return str(self._jinja.from_string(text).render(env_var=self.env_var))
+        except jinja2.TemplateError as exc:
+            raise RenderError(str(exc)) from None
+
+
+class RenderError(Exception):
+    """A value of dpsql.yml whose template cannot be rendered (jinja's message)."""
 
 
 def read_target(doc: YamlDoc, data: Mapping[str, Any], root: Path, env: Mapping[str, str],
@@ -235,7 +244,7 @@ def _text(render: _Render, doc: YamlDoc, data: Mapping[str, Any], key: str,
     text = str(value).lower() if isinstance(value, bool) else str(value)
     try:
         return render.value(text)
-    except (jinja2.TemplateError, LookupError, TypeError) as exc:
+    except (RenderError, LookupError, TypeError) as exc:
         diagnostics.append(error("DP003", f"`{key}: {text}` cannot be rendered: {exc}",
                                  doc.loc(*keys, key), "set the environment variable, or give "
                                  "env_var() a default: `{{ env_var('NAME', 'default') }}`"))

@@ -115,6 +115,8 @@ def test_bad_choice(tiny: Path, args: list[str], code: int, words: list[str]) ->
      ["DP003", "both `master` and `remote`"]),
     ("targets:\n  s: {type: spark, remote: 'http://h:1'}\n", ["DP003", "Spark Connect"]),
     ("warehouse: \"{{ env_var('DPSQL_SURELY_UNSET') }}\"\n", ["DP003", "DPSQL_SURELY_UNSET"]),
+    ("warehouse: \"{{ env_var('X' }}\"\n", ["DP003", "cannot be rendered", "expected ')'"]),
+    ("warehouse: \"{{ nothing_here() }}\"\n", ["DP003", "cannot be rendered", "nothing_here"]),
     ("warehouse: md:bank\n", ["DP003", "`md:bank` is not a DuckDB file", "MotherDuck"]),
     ("targets:\n  dev: {type: duckdb, path: 's3://b/w.duckdb'}\n", ["DP003", "a URL"]),
 ])
