@@ -61,6 +61,14 @@ def dump_parts(data: Any, *, spread: int = 64,
         return
     buf = bytearray(b"{")
     flushed = 0  # bytes yielded so far
+
+    def full() -> Iterator[bytes]:
+        """The buffer as a part, once it holds enough."""
+        nonlocal flushed
+        if len(buf) >= _CHUNK:
+            yield bytes(buf)
+            flushed += len(buf)
+            buf.clear()
     for i, (key, value) in enumerate(data.items()):
         buf += (b"," if i else b"") + dumps(key) + b":"
         if not (isinstance(value, dict) and (len(value) >= spread or places is not None)
@@ -75,15 +83,9 @@ def dump_parts(data: Any, *, spread: int = 64,
                 if where is not None:
                     where[inner] = (flushed + len(buf), len(dumped))
                 buf += dumped
-                if len(buf) >= _CHUNK:
-                    yield bytes(buf)
-                    flushed += len(buf)
-                    buf.clear()
+                yield from full()
             buf += b"}"
-        if len(buf) >= _CHUNK:
-            yield bytes(buf)
-            flushed += len(buf)
-            buf.clear()
+        yield from full()
     buf += b"}"
     yield bytes(buf)
 

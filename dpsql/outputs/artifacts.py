@@ -138,15 +138,14 @@ def _compiled_files(compiled: CompiledProject, model: CompiledModel, stem: str
 
 
 def _written_index(index: Path) -> dict[str, list[Any]]:
-    found = read_index(index)
-    files = found.get("files") if found is not None else None
-    return files if isinstance(files, dict) else {}
+    found = read_index(index)  # a sealed file, as the last write left it: no shape to check
+    return found.get("files", {}) if found is not None else {}
 
 
-def _as_written(name: str, known: Any, digest: str) -> os.stat_result | None:
+def _as_written(name: str, known: list[Any] | None, digest: str) -> os.stat_result | None:
     """The file's state if it holds the text with `digest`, as the index of the last write
     says (and its size and time are as that write left them); else None."""
-    if not isinstance(known, list) or len(known) != 3 or known[0] != digest:
+    if known is None or known[0] != digest:
         return None
     try:
         stat = os.stat(name)

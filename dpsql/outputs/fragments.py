@@ -3,11 +3,12 @@ nothing it is made from changed.
 
 A model's entries in manifest.json and target/dbt/manifest.json are pure functions of what its
 compile results depend on, which `CompiledModel.key` digests (its binding's and its typing's
-cache keys). When a manifest is written, an index beside the cache records, for each model,
-that key and where its entry's bytes sit in the file; the next write copies those bytes for
-every model whose key is the same, instead of building and serialising the entry again
-(at 10,000 models, a compile after one edit builds one entry instead of 10,000). The bytes
-are read from the old file as the new one is written, one entry at a time.
+cache keys, the environment variables its template read, how it was typed). When a manifest
+is written, an index beside the cache records, for each model, that key and where its entry's
+bytes sit in the file; the next write copies those bytes for every model whose key is the
+same, instead of building and serialising the entry again (at 10,000 models, a compile after
+one edit builds one entry instead of 10,000). The bytes are read from the old file as the new
+one is written, one entry at a time.
 
 The index is a sealed file (core/sealed.py: written by this version of dpsql, not edited
 since), and is used only when the output file is still the one it describes (the same size
@@ -69,9 +70,9 @@ class Fragments:
             os.close(fd)  # not the file the index describes
             return
         self._fd = fd
-        self._old = {mid: (entry[0], entry[1], entry[2]) for mid, entry in raw["entries"].items()
-                     if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
-                     and all(isinstance(n, int) and n > 0 for n in entry[1:])}
+        # a sealed file is as save() wrote it: its entries need no checking
+        self._old = {mid: (key, start, length) for mid, (key, start, length)
+                     in raw["entries"].items()}
 
     def entry(self, model_id: str, key: str | None, build: Callable[[], Any]) -> Any:
         """The model's entry: the bytes written last time (read when the new file is written)
